@@ -1,0 +1,36 @@
+"""One root exception with terminal and transient subclasses, so callers decide retries by type."""
+
+from __future__ import annotations
+
+
+class StediError(Exception):
+    """Root of every error this project raises on purpose."""
+
+
+class TransientError(StediError):
+    """A failure that may pass on its own (object-store timeout, concurrent commit): worth a retry."""
+
+
+class TerminalError(StediError):
+    """A failure that a retry cannot fix: bad input, broken data, failed validation."""
+
+
+class InputError(TerminalError, ValueError):
+    """The user gave something unusable; the message says what and how to fix it."""
+
+
+class LayoutError(InputError):
+    """The landing root does not have the expected folder layout."""
+
+
+class SchemaConflictError(TerminalError):
+    """A Delta table on disk has a schema this pipeline cannot write to."""
+
+
+class ValidationFailedError(TerminalError):
+    """A blocking Great Expectations check failed; the table was not published."""
+
+    def __init__(self, table: str, failures: list[str]) -> None:
+        self.table = table
+        self.failures = failures
+        super().__init__(f"{table}: {'; '.join(failures)}")

@@ -1,0 +1,1 @@
+"""Landing-file parsing: raw bytes in, typed rows and quarantined lines out."""

@@ -1,0 +1,55 @@
+"""machine_learning_curated: step readings joined with the same customer's accelerometer readings."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from stedi.policy import Policy
+from stedi.rules import RuleResult
+from stedi.rules.keys import lookup, normalise_email
+from stedi.schemas import ML_SCHEMA
+from stedi.subject import subject_ids
+
+OWNER = "_owner"
+
+
+def machine_learning_curated(
+    steps: pa.Table, readings: pa.Table, curated: pa.Table, policy: Policy, salt: bytes
+) -> RuleResult:
+    """Each trusted step reading with the trusted accelerometer readings of the same time.
+
+    `strict` also requires the same customer (the device's owner is the reading's user) and
+    replaces every identifier by `subject_id`; `udacity` joins on time alone, as the course did.
+    """
+    if policy is Policy.UDACITY:
+        joined = steps.select(["sensorReadingTime", "distanceFromObject"]).join(
+            readings.select(["user", "timestamp", "x", "y", "z"]),
+            keys="sensorReadingTime",
+            right_keys="timestamp",
+            join_type="inner",
+        )
+        subjects = subject_ids(joined["user"], salt)
+        table = joined.append_column("subject_id", subjects)
+    else:
+        # Owners become small integers, so the join compares two integer columns per row.
+        keys = normalise_email(curated["email"]).combine_chunks()
+        owner_ids = pa.array(range(len(keys)), pa.int32())
+        serials = curated["serialNumber"].combine_chunks()
+        step_owner = lookup(steps["serialNumber"], serials, owner_ids)
+        read_owner = lookup(readings["user"], keys, owner_ids, normalise=True)
+        left = pa.table(
+            {
+                OWNER: step_owner,
+                "sensorReadingTime": steps["sensorReadingTime"],
+                "distanceFromObject": steps["distanceFromObject"],
+            }
+        ).filter(pc.is_valid(step_owner))
+        right = pa.table(
+            {OWNER: read_owner, "timestamp": readings["timestamp"], "x": readings["x"], "y": readings["y"], "z": readings["z"]}
+        ).filter(pc.is_valid(read_owner))
+        joined = left.join(right, keys=[OWNER, "sensorReadingTime"], right_keys=[OWNER, "timestamp"], join_type="inner")
+        subjects = subject_ids(keys, salt).take(joined[OWNER])
+        table = joined.append_column("subject_id", subjects)
+    table = table.select(ML_SCHEMA.names).cast(ML_SCHEMA)
+    return RuleResult(table, {"step_readings": steps.num_rows, "rows": table.num_rows})

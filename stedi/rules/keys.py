@@ -1,0 +1,42 @@
+"""Email keys and vectorised key lookups shared by the rules."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+
+def normalise_email(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """Trimmed, lower-cased email: the customer identity the strict policy matches on."""
+    return pc.utf8_lower(pc.utf8_trim_whitespace(values))
+
+
+def lookup(
+    column: pa.ChunkedArray | pa.Array, keys: pa.Array, values: pa.Array, normalise: bool = False
+) -> pa.ChunkedArray:
+    """values[keys.index(v)] for every v of `column` (null where absent).
+
+    Works on the dictionary of each chunk, so normalising and hashing cost the number of distinct
+    values (users, devices), not the number of readings.
+    """
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    out = []
+    for chunk in chunks:
+        encoded = chunk.dictionary_encode() if not pa.types.is_dictionary(chunk.type) else chunk
+        dictionary = encoded.dictionary
+        if normalise:
+            dictionary = normalise_email(dictionary)
+        positions = pc.index_in(dictionary, value_set=keys)
+        out.append(values.take(positions).take(encoded.indices))
+    return pa.chunked_array(out, type=values.type)
+
+
+def first_per_key(table: pa.Table, key: str, order: list[tuple[str, str]]) -> pa.Table:
+    """The first row of each `key` when rows are sorted by key, then `order` (nulls last)."""
+    if table.num_rows == 0:
+        return table
+    ordered = table.sort_by([(key, "ascending"), *order]) if order else table.sort_by(key)
+    keys = ordered.column(key).combine_chunks()
+    changed = pc.not_equal(keys.slice(1), keys.slice(0, len(keys) - 1))
+    mask = pa.concat_arrays([pa.array([True]), pc.fill_null(changed, True)])
+    return ordered.filter(mask)

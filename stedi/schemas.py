@@ -1,0 +1,123 @@
+"""Arrow schemas of every table, and the landing feeds' field rules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+# Epoch-millisecond times outside [2000-01-01, 2100-01-01) are not plausible readings or dates.
+MIN_PLAUSIBLE_MS = 946_684_800_000
+MAX_PLAUSIBLE_MS = 4_102_444_800_000
+
+LINEAGE_FIELDS = (
+    pa.field("_extra", pa.string()),
+    pa.field("_source_file", pa.string(), nullable=False),
+    pa.field("_ingested_at", pa.timestamp("us", tz="UTC"), nullable=False),
+)
+LINEAGE_NAMES = tuple(f.name for f in LINEAGE_FIELDS)
+
+
+@dataclass(frozen=True)
+class Feed:
+    """One landing feed: its folder, its source fields, which are required and which are epoch-ms times."""
+
+    name: str
+    schema: pa.Schema
+    required: tuple[str, ...]
+    times: tuple[str, ...]
+
+    @property
+    def landing_table(self) -> str:
+        return f"{self.name}_landing"
+
+    @property
+    def landing_schema(self) -> pa.Schema:
+        return pa.schema(list(self.schema) + list(LINEAGE_FIELDS))
+
+    def canonical_key(self, key: str) -> str | None:
+        """Map a JSON key to its field name, ignoring case (older data used `timeStamp`)."""
+        return _KEY_INDEX[self.name].get(key.strip().lower())
+
+
+CUSTOMER = Feed(
+    name="customer",
+    schema=pa.schema(
+        [
+            ("customerName", pa.string()),
+            ("email", pa.string()),
+            ("phone", pa.string()),
+            ("birthDay", pa.string()),
+            ("serialNumber", pa.string()),
+            ("registrationDate", pa.int64()),
+            ("lastUpdateDate", pa.int64()),
+            ("shareWithResearchAsOfDate", pa.int64()),
+            ("shareWithPublicAsOfDate", pa.int64()),
+            ("shareWithFriendsAsOfDate", pa.int64()),
+        ]
+    ),
+    required=("email",),
+    times=(
+        "registrationDate",
+        "lastUpdateDate",
+        "shareWithResearchAsOfDate",
+        "shareWithPublicAsOfDate",
+        "shareWithFriendsAsOfDate",
+    ),
+)
+ACCELEROMETER = Feed(
+    name="accelerometer",
+    schema=pa.schema(
+        [("user", pa.string()), ("timestamp", pa.int64()), ("x", pa.float64()), ("y", pa.float64()), ("z", pa.float64())]
+    ),
+    required=("user", "timestamp"),
+    times=("timestamp",),
+)
+STEP_TRAINER = Feed(
+    name="step_trainer",
+    schema=pa.schema(
+        [("sensorReadingTime", pa.int64()), ("serialNumber", pa.string()), ("distanceFromObject", pa.int64())]
+    ),
+    required=("sensorReadingTime", "serialNumber"),
+    times=("sensorReadingTime",),
+)
+FEEDS = (CUSTOMER, ACCELEROMETER, STEP_TRAINER)
+FEEDS_BY_NAME = {f.name: f for f in FEEDS}
+_KEY_INDEX = {f.name: {n.lower(): n for n in f.schema.names} for f in FEEDS}
+
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        pa.field("feed", pa.string(), nullable=False),
+        pa.field("source_file", pa.string(), nullable=False),
+        pa.field("line_number", pa.int64(), nullable=False),
+        pa.field("reason_code", pa.string(), nullable=False),
+        pa.field("reason", pa.string(), nullable=False),
+        pa.field("raw_line", pa.string(), nullable=False),
+        pa.field("_ingested_at", pa.timestamp("us", tz="UTC"), nullable=False),
+    ]
+)
+
+ML_COLUMNS = ("subject_id", "sensorReadingTime", "distanceFromObject", "x", "y", "z")
+ML_SCHEMA = pa.schema(
+    [
+        ("subject_id", pa.string()),
+        ("sensorReadingTime", pa.int64()),
+        ("distanceFromObject", pa.int64()),
+        ("x", pa.float64()),
+        ("y", pa.float64()),
+        ("z", pa.float64()),
+    ]
+)
+
+# Where every table lives under the lakehouse root: <zone>/<table>.
+TABLE_ZONES: dict[str, str] = {
+    "customer_landing": "landing",
+    "accelerometer_landing": "landing",
+    "step_trainer_landing": "landing",
+    "quarantine": "landing",
+    "customer_trusted": "trusted",
+    "accelerometer_trusted": "trusted",
+    "step_trainer_trusted": "trusted",
+    "customer_curated": "curated",
+    "machine_learning_curated": "curated",
+}

@@ -1,0 +1,167 @@
+"""The one seam to storage: table locations, safe Delta reads, Delta writes and landing-file access."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+from deltalake import DeltaTable, QueryBuilder, write_deltalake
+from deltalake.exceptions import CommitFailedError, SchemaMismatchError, TableNotFoundError
+
+from stedi.config import RunConfig, is_local
+from stedi.errors import InputError, LayoutError, SchemaConflictError, TransientError
+from stedi.schemas import FEEDS, TABLE_ZONES
+
+LANDING_SUFFIXES = (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".ndjson.gz")
+
+
+@dataclass(frozen=True)
+class Lake:
+    """A lakehouse root and the storage options that reach it."""
+
+    root: str
+    storage_options: Mapping[str, str]
+
+    @classmethod
+    def of(cls, config: RunConfig) -> Lake:
+        return cls(config.lakehouse, config.storage_options)
+
+    def uri(self, table: str) -> str:
+        try:
+            zone = TABLE_ZONES[table]
+        except KeyError:
+            raise InputError(f"unknown table {table!r}: known tables are {', '.join(TABLE_ZONES)}") from None
+        return f"{self.root}/{zone}/{table}"
+
+    @property
+    def options(self) -> dict[str, str]:
+        return dict(self.storage_options)
+
+    def exists(self, table: str) -> bool:
+        return bool(DeltaTable.is_deltatable(self.uri(table), storage_options=self.options))
+
+    def delta(self, table: str, version: int | None = None) -> DeltaTable:
+        try:
+            return DeltaTable(self.uri(table), version=version, storage_options=self.options)
+        except TableNotFoundError:
+            raise InputError(
+                f"table {table} does not exist under {self.root}: run `stedi run` first"
+            ) from None
+
+    def version(self, table: str) -> int | None:
+        return self.delta(table).version() if self.exists(table) else None
+
+    def read(self, table: str, columns: list[str] | None = None, version: int | None = None) -> pa.Table:
+        """Read a whole table in a way that cannot abort the interpreter at exit (see FACTS.md)."""
+        dt = self.delta(table, version)
+        if is_local(self.root):
+            path = self.uri(table).removeprefix("file://")
+            fs = pafs.SubTreeFileSystem(path, pafs.LocalFileSystem())
+            return dt.to_pyarrow_table(columns=columns, filesystem=fs)
+        select = ", ".join(f'"{c}"' for c in columns) if columns else "*"
+        return QueryBuilder().register("t", dt).execute(f"SELECT {select} FROM t").read_all()
+
+    def count(self, table: str) -> int:
+        dt = self.delta(table)
+        return sum(int(n) for n in dt.get_add_actions(flatten=True).column("num_records").to_pylist())
+
+    def write(
+        self,
+        table: str,
+        data: pa.Table,
+        mode: Literal["overwrite", "append"] = "overwrite",
+        predicate: str | None = None,
+        partition_by: list[str] | None = None,
+    ) -> int:
+        """Commit `data` as one Delta transaction and return the new version."""
+        uri = self.uri(table)
+        try:
+            write_deltalake(
+                uri,
+                data,
+                mode=mode,
+                predicate=predicate,
+                partition_by=partition_by,
+                storage_options=self.options,
+            )
+        except SchemaMismatchError as exc:
+            raise SchemaConflictError(
+                f"table {table} at {uri} has a schema this pipeline cannot write ({exc}); "
+                "move the table away or rebuild the lakehouse into an empty location"
+            ) from exc
+        except CommitFailedError as exc:
+            raise TransientError(f"concurrent commit on {table}: {exc}") from exc
+        return int(DeltaTable(uri, storage_options=self.options).version())
+
+
+@dataclass(frozen=True)
+class LandingFile:
+    """One landing file: its path as the filesystem names it, its size and modification time."""
+
+    path: str
+    size: int
+    mtime_ns: int
+
+
+def _filesystem(uri: str, options: Mapping[str, str]) -> tuple[pafs.FileSystem, str]:
+    if is_local(uri):
+        return pafs.LocalFileSystem(), uri.removeprefix("file://")
+    if uri.startswith("s3://"):
+        endpoint = options.get("AWS_ENDPOINT_URL", "")
+        scheme = "http" if endpoint.startswith("http://") else "https"
+        s3 = pafs.S3FileSystem(
+            access_key=options.get("AWS_ACCESS_KEY_ID"),
+            secret_key=options.get("AWS_SECRET_ACCESS_KEY"),
+            session_token=options.get("AWS_SESSION_TOKEN"),
+            region=options.get("AWS_REGION") or options.get("AWS_DEFAULT_REGION") or "us-east-1",
+            endpoint_override=endpoint.split("://", 1)[-1] or None,
+            scheme=scheme,
+        )
+        return s3, uri.removeprefix("s3://")
+    fs, path = pafs.FileSystem.from_uri(uri)
+    return fs, path
+
+
+class Landing:
+    """The landing root: `<root>/<feed>/landing/*.json` for customer, accelerometer and step_trainer."""
+
+    def __init__(self, root: str, storage_options: Mapping[str, str]) -> None:
+        self.root = root
+        self.fs, self.base = _filesystem(root, storage_options)
+
+    def check_layout(self) -> None:
+        missing = [
+            f"{f.name}/landing"
+            for f in FEEDS
+            if self.fs.get_file_info(f"{self.base}/{f.name}/landing").type != pafs.FileType.Directory
+        ]
+        if missing:
+            expected = ", ".join(f"<landing>/{f.name}/landing/*.json" for f in FEEDS)
+            raise LayoutError(
+                f"landing root {self.root} lacks {', '.join(missing)}: expected the layout {expected} "
+                "(create the empty folders for feeds that have no files yet)"
+            )
+
+    def files(self, feed: str) -> list[LandingFile]:
+        selector = pafs.FileSelector(f"{self.base}/{feed}/landing", recursive=False)
+        infos = [
+            i
+            for i in self.fs.get_file_info(selector)
+            if i.type == pafs.FileType.File
+            and i.base_name.endswith(LANDING_SUFFIXES)
+            and not i.base_name.startswith(".")
+        ]
+        return sorted(
+            (LandingFile(i.path, int(i.size or 0), int(i.mtime_ns or 0)) for i in infos), key=lambda f: f.path
+        )
+
+    def read_bytes(self, path: str) -> bytes:
+        with self.fs.open_input_stream(path, compression=None) as stream:
+            return bytes(stream.read())
+
+    def display_name(self, path: str) -> str:
+        """The file's path relative to the landing root (what lineage columns record)."""
+        return path.removeprefix(self.base).lstrip("/")
