@@ -1,0 +1,40 @@
+"""The course's trusted-to-curated jobs."""
+
+from __future__ import annotations
+
+from prefect import get_run_logger, task
+
+from stedi.audit import audit_customer_curated
+from stedi.config import RunConfig, subject_salt
+from stedi.report import StepReport
+from stedi.rules.curated import machine_learning_curated as build_machine_learning_curated
+from stedi.rules.customers import customer_curated
+from stedi.storage import Lake
+from tasks.options import TASK_OPTIONS
+from tasks.publish import publish
+
+
+@task(name="customer_trusted_to_curated", **TASK_OPTIONS)
+def customer_trusted_to_curated(config: RunConfig) -> StepReport:
+    """customer_trusted -> customer_curated: consenting customers with accelerometer data, one row each."""
+    lake = Lake.of(config)
+    readings = lake.read("accelerometer_trusted", ["user"])
+    result = customer_curated(lake.read("customer_trusted"), readings, config.policy)
+    audit = audit_customer_curated(result.table, readings, config.policy)
+    return publish(lake, "customer_curated", result.table, audit, config.policy, result.counts)
+
+
+@task(name="machine_learning_curated", **TASK_OPTIONS)
+def machine_learning_curated(config: RunConfig) -> StepReport:
+    """step_trainer_trusted + accelerometer_trusted -> machine_learning_curated, pseudonymised."""
+    lake = Lake.of(config)
+    salt = subject_salt(config.lakehouse)
+    get_run_logger().info("subject_id salt from %s", salt.source)
+    result = build_machine_learning_curated(
+        lake.read("step_trainer_trusted"),
+        lake.read("accelerometer_trusted"),
+        lake.read("customer_curated"),
+        config.policy,
+        salt.value,
+    )
+    return publish(lake, "machine_learning_curated", result.table, result.table, config.policy, result.counts)
