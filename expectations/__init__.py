@@ -14,7 +14,9 @@ from typing import Any
 
 
 def suite_names() -> list[str]:
-    return sorted(p.name.removesuffix(".json") for p in resources.files(__name__).iterdir() if p.name.endswith(".json"))
+    return sorted(
+        p.name.removesuffix(".json") for p in resources.files(__name__).iterdir() if p.name.endswith(".json")
+    )
 
 
 def load_suite(table: str) -> dict[str, Any]:

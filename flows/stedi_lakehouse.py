@@ -41,6 +41,8 @@ def stedi_lakehouse(landing: str, lakehouse: str, policy: str = "strict") -> Run
         machine_learning_curated(config),
     ]
     summary = RunSummary.of(config.policy.value, steps)
-    create_markdown_artifact(summary.to_markdown(), key="stedi-run-report", description="STEDI lakehouse run report")
+    create_markdown_artifact(
+        summary.to_markdown(), key="stedi-run-report", description="STEDI lakehouse run report"
+    )
     get_run_logger().info("run complete: %s", summary.funnel())
     return summary

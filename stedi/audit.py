@@ -23,7 +23,9 @@ def audit_customer_trusted(table: pa.Table, policy: Policy) -> pa.Table:
 
 
 def audit_accelerometer_trusted(table: pa.Table, customer_trusted: pa.Table, policy: Policy) -> pa.Table:
-    return table.append_column("_consent_at", consent_lookup(table, "user", customer_trusted, "email", policy))
+    return table.append_column(
+        "_consent_at", consent_lookup(table, "user", customer_trusted, "email", policy)
+    )
 
 
 def audit_step_trainer_trusted(table: pa.Table, customer_curated: pa.Table, policy: Policy) -> pa.Table:

@@ -79,7 +79,9 @@ class SaltInfo:
     source: str
 
 
-def subject_salt(lakehouse: str, env: Mapping[str, str] | None = None, workdir: Path | None = None) -> SaltInfo:
+def subject_salt(
+    lakehouse: str, env: Mapping[str, str] | None = None, workdir: Path | None = None
+) -> SaltInfo:
     """Return the HMAC salt: the environment first, else a local salt file (created for local lakes)."""
     env = os.environ if env is None else env
     value = env.get(SALT_ENV, "")
@@ -96,7 +98,9 @@ def subject_salt(lakehouse: str, env: Mapping[str, str] | None = None, workdir: 
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(secrets.token_hex(32) + "\n")
     path.chmod(0o600)
-    return SaltInfo(path.read_bytes().strip(), f"new local salt file {path} (created because {SALT_ENV} is unset)")
+    return SaltInfo(
+        path.read_bytes().strip(), f"new local salt file {path} (created because {SALT_ENV} is unset)"
+    )
 
 
 def quiet_prefect_env() -> None:

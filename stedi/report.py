@@ -59,7 +59,9 @@ class RunSummary:
 
     def funnel(self) -> dict[str, dict[str, int]]:
         """Customers and readings from landing to the tables the research team may use."""
-        customers = self.count("customer_trusted", "customers") or self.count("customer_trusted", "customer_records")
+        customers = self.count("customer_trusted", "customers") or self.count(
+            "customer_trusted", "customer_records"
+        )
         return {
             "customers": {
                 "records": self.count("customer_trusted", "customer_records"),
@@ -90,14 +92,20 @@ class RunSummary:
         return [o for s in self.steps for o in s.validation if not o.success]
 
     def to_markdown(self) -> str:
-        lines = [f"# STEDI lakehouse run ({self.policy} policy)", "", "| table | Delta version | rows | checks |"]
+        lines = [
+            f"# STEDI lakehouse run ({self.policy} policy)",
+            "",
+            "| table | Delta version | rows | checks |",
+        ]
         lines.append("|---|---:|---:|---|")
         for s in self.steps:
             passed = sum(o.success for o in s.validation)
             lines.append(f"| {s.table} | {s.version} | {s.rows:,} | {passed}/{len(s.validation)} passed |")
         lines += ["", "## Privacy funnel", ""]
         for stage, counts in self.funnel().items():
-            lines.append(f"- **{stage}**: " + " → ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in counts.items()))
+            lines.append(
+                f"- **{stage}**: " + " → ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in counts.items())
+            )
         failed = self.failed_expectations()
         if failed:
             lines += ["", "## Expectations not met", ""]
@@ -109,11 +117,15 @@ class RunSummary:
         out = [f"{'table':<{width}}  version  {'rows':>12}  checks"]
         for s in self.steps:
             passed = sum(o.success for o in s.validation)
-            out.append(f"{s.table:<{width}}  {s.version!s:>7}  {s.rows:>12,}  {passed}/{len(s.validation)} passed")
+            out.append(
+                f"{s.table:<{width}}  {s.version!s:>7}  {s.rows:>12,}  {passed}/{len(s.validation)} passed"
+            )
         out.append("")
         out.append("privacy funnel:")
         for stage, counts in self.funnel().items():
-            out.append(f"  {stage}: " + " -> ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in counts.items()))
+            out.append(
+                f"  {stage}: " + " -> ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in counts.items())
+            )
         for o in self.failed_expectations():
             out.append(f"warning: {o.table}: {o.describe()}")
         return "\n".join(out)

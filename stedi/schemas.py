@@ -68,7 +68,13 @@ CUSTOMER = Feed(
 ACCELEROMETER = Feed(
     name="accelerometer",
     schema=pa.schema(
-        [("user", pa.string()), ("timestamp", pa.int64()), ("x", pa.float64()), ("y", pa.float64()), ("z", pa.float64())]
+        [
+            ("user", pa.string()),
+            ("timestamp", pa.int64()),
+            ("x", pa.float64()),
+            ("y", pa.float64()),
+            ("z", pa.float64()),
+        ]
     ),
     required=("user", "timestamp"),
     times=("timestamp",),

@@ -79,14 +79,19 @@ class Lake:
         """Commit `data` as one Delta transaction and return the new version."""
         uri = self.uri(table)
         try:
-            write_deltalake(
-                uri,
-                data,
-                mode=mode,
-                predicate=predicate,
-                partition_by=partition_by,
-                storage_options=self.options,
-            )
+            if mode == "append":
+                write_deltalake(
+                    uri, data, mode="append", partition_by=partition_by, storage_options=self.options
+                )
+            else:
+                write_deltalake(
+                    uri,
+                    data,
+                    mode="overwrite",
+                    predicate=predicate,
+                    partition_by=partition_by,
+                    storage_options=self.options,
+                )
         except SchemaMismatchError as exc:
             raise SchemaConflictError(
                 f"table {table} at {uri} has a schema this pipeline cannot write ({exc}); "

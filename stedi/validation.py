@@ -79,7 +79,9 @@ def validate(table: str, frame: pa.Table, policy: Policy) -> ValidationReport:
     suite = ExpectationSuite(name=f"{table}.{policy.value}", expectations=expectations)
     batch = _batch_definition().get_batch(batch_parameters={"dataframe": frame.to_pandas()})
     result = batch.validate(suite, result_format="BASIC")
-    whys = {(e["type"], e["kwargs"].get("column", "")): e.get("meta", {}).get("why", "") for e in expectations}
+    whys = {
+        (e["type"], e["kwargs"].get("column", "")): e.get("meta", {}).get("why", "") for e in expectations
+    }
     outcomes = []
     for r in result.results:
         config = r.expectation_config

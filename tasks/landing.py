@@ -36,7 +36,11 @@ def ingest_feed(config: RunConfig, feed: Feed) -> list[StepReport]:
         "quarantined": quarantined.num_rows,
     }
     logger.info(
-        "%s: %d files, %d rows accepted, %d quarantined", feed.name, len(parsed), rows.num_rows, quarantined.num_rows
+        "%s: %d files, %d rows accepted, %d quarantined",
+        feed.name,
+        len(parsed),
+        rows.num_rows,
+        quarantined.num_rows,
     )
     main = publish(lake, feed.landing_table, rows, rows, config.policy, counts)
     bad = publish(

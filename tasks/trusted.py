@@ -29,7 +29,9 @@ def accelerometer_landing_to_trusted(config: RunConfig) -> StepReport:
     """accelerometer_landing -> accelerometer_trusted: readings of consenting owners."""
     lake = Lake.of(config)
     customers = lake.read("customer_trusted")
-    result = accelerometer_trusted(lake.read("accelerometer_landing", ACCELEROMETER.schema.names), customers, config.policy)
+    result = accelerometer_trusted(
+        lake.read("accelerometer_landing", ACCELEROMETER.schema.names), customers, config.policy
+    )
     audit = audit_accelerometer_trusted(result.table, customers, config.policy)
     return publish(lake, "accelerometer_trusted", result.table, audit, config.policy, result.counts)
 

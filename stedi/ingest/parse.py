@@ -108,15 +108,21 @@ def _parse_lines(feed: Feed, data: bytes) -> ParsedFile:
             text = line.decode("utf-8")
         except UnicodeDecodeError as exc:
             bad.append(
-                Quarantined(number, "invalid_utf8", f"not valid UTF-8: {exc.reason} at byte {exc.start}",
-                            line.decode("utf-8", "backslashreplace"))
+                Quarantined(
+                    number,
+                    "invalid_utf8",
+                    f"not valid UTF-8: {exc.reason} at byte {exc.start}",
+                    line.decode("utf-8", "backslashreplace"),
+                )
             )
             continue
         body = text[:-1].rstrip() if text.endswith(",") else text
         try:
             obj = json.loads(body)
         except json.JSONDecodeError as exc:
-            bad.append(Quarantined(number, "invalid_json", f"not JSON: {exc.msg} at column {exc.colno}", text))
+            bad.append(
+                Quarantined(number, "invalid_json", f"not JSON: {exc.msg} at column {exc.colno}", text)
+            )
             continue
         try:
             rows.append(type_record(feed, obj))
@@ -132,7 +138,9 @@ def _parse_array(feed: Feed, data: bytes) -> ParsedFile:
     except UnicodeDecodeError as exc:
         return _whole_file(feed, "invalid_utf8", f"JSON array file is not valid UTF-8: {exc.reason}", data)
     except json.JSONDecodeError as exc:
-        return _whole_file(feed, "invalid_json", f"JSON array file does not parse: {exc.msg} at line {exc.lineno}", data)
+        return _whole_file(
+            feed, "invalid_json", f"JSON array file does not parse: {exc.msg} at line {exc.lineno}", data
+        )
     if not isinstance(items, list):
         return _whole_file(feed, "not_an_object", "file starts with '[' but is not a JSON array", data)
     rows: list[dict[str, Any]] = []

@@ -42,7 +42,11 @@ def _coerce(value: Any, kind: pa.DataType, name: str) -> Any:
 def _check_time(value: int, name: str) -> None:
     if MIN_PLAUSIBLE_MS <= value < MAX_PLAUSIBLE_MS:
         return
-    hint = " (looks like seconds, not milliseconds)" if MIN_PLAUSIBLE_MS // 1000 <= value < MAX_PLAUSIBLE_MS // 1000 else ""
+    hint = (
+        " (looks like seconds, not milliseconds)"
+        if MIN_PLAUSIBLE_MS // 1000 <= value < MAX_PLAUSIBLE_MS // 1000
+        else ""
+    )
     raise RecordError(
         "implausible_time", f"{name}: {value} is not an epoch-millisecond time in 2000..2099{hint}"
     )

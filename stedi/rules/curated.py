@@ -46,9 +46,17 @@ def machine_learning_curated(
             }
         ).filter(pc.is_valid(step_owner))
         right = pa.table(
-            {OWNER: read_owner, "timestamp": readings["timestamp"], "x": readings["x"], "y": readings["y"], "z": readings["z"]}
+            {
+                OWNER: read_owner,
+                "timestamp": readings["timestamp"],
+                "x": readings["x"],
+                "y": readings["y"],
+                "z": readings["z"],
+            }
         ).filter(pc.is_valid(read_owner))
-        joined = left.join(right, keys=[OWNER, "sensorReadingTime"], right_keys=[OWNER, "timestamp"], join_type="inner")
+        joined = left.join(
+            right, keys=[OWNER, "sensorReadingTime"], right_keys=[OWNER, "timestamp"], join_type="inner"
+        )
         subjects = subject_ids(keys, salt).take(joined[OWNER])
         table = joined.append_column("subject_id", subjects)
     table = table.select(ML_SCHEMA.names).cast(ML_SCHEMA)

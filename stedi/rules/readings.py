@@ -14,7 +14,9 @@ from stedi.schemas import ACCELEROMETER, STEP_TRAINER
 CONSENT = "shareWithResearchAsOfDate"
 
 
-def consent_lookup(readings: pa.Table, column: str, customers: pa.Table, by: str, policy: Policy) -> pa.ChunkedArray:
+def consent_lookup(
+    readings: pa.Table, column: str, customers: pa.Table, by: str, policy: Policy
+) -> pa.ChunkedArray:
     """Per reading, the consent time of the customer it belongs to (null: no consenting owner).
 
     `by` is the customer column matched: `email` against a reading's user, `serialNumber` against a device.
@@ -65,12 +67,16 @@ def step_trainer_trusted(
     if policy is Policy.UDACITY:
         keep = pc.is_in(steps["serialNumber"], value_set=curated["serialNumber"].combine_chunks())
         kept = steps.filter(keep).select(STEP_TRAINER.schema.names)
-        return RuleResult(kept, {"readings": steps.num_rows, "not_of_curated_devices": steps.num_rows - kept.num_rows})
+        return RuleResult(
+            kept, {"readings": steps.num_rows, "not_of_curated_devices": steps.num_rows - kept.num_rows}
+        )
     owners, shared_serials = device_owners(customers)
     curated_keys = normalise_email(curated["email"]).combine_chunks()
     consent_by_key = curated[CONSENT].combine_chunks()
     owner_consent = lookup(owners[KEY], curated_keys, consent_by_key)
-    consent = lookup(steps["serialNumber"], owners["serialNumber"].combine_chunks(), owner_consent.combine_chunks())
+    consent = lookup(
+        steps["serialNumber"], owners["serialNumber"].combine_chunks(), owner_consent.combine_chunks()
+    )
     owned = pc.is_valid(consent)
     after = pc.fill_null(pc.greater_equal(steps["sensorReadingTime"], consent), False)
     unattributable = int(pc.sum(pc.is_in(steps["serialNumber"], value_set=shared_serials)).as_py() or 0)

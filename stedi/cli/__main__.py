@@ -1,0 +1,5 @@
+import sys
+
+from stedi.cli import main
+
+sys.exit(main())

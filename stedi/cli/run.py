@@ -1,0 +1,35 @@
+"""`stedi run`: the lakehouse flow on a landing root."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from stedi.policy import Policy
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "run", help="run the stedi_lakehouse flow (ephemeral Prefect unless PREFECT_API_URL is set)"
+    )
+    p.add_argument("--landing", required=True, help="landing root: local folder or s3://bucket/prefix")
+    p.add_argument(
+        "--lakehouse", required=True, help="where the Delta tables go: local folder or s3://bucket/prefix"
+    )
+    p.add_argument("--policy", default=Policy.STRICT.value, choices=[p.value for p in Policy])
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from stedi.config import RunConfig, quiet_prefect_env
+    from stedi.storage import Landing
+
+    # Fail fast on bad arguments, before Prefect starts.
+    config = RunConfig.build(args.landing, args.lakehouse, args.policy)
+    Landing(config.landing, config.storage_options).check_layout()
+    quiet_prefect_env()
+    from flows.stedi_lakehouse import stedi_lakehouse
+
+    summary = stedi_lakehouse(landing=args.landing, lakehouse=args.lakehouse, policy=args.policy)
+    print(summary.to_text())
+    return 0
