@@ -10,6 +10,7 @@ os.environ.setdefault("STEDI_SUBJECT_SALT", "test-salt-not-secret")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 REPO = Path(__file__).resolve().parents[1]
 UDACITY = Path(os.environ.get("STEDI_UDACITY_DATA", REPO.parent / "shared" / "data" / "udacity"))

@@ -34,8 +34,10 @@ def test_blocking_validation_failure_exits_non_zero_naming_table_and_expectation
         record["email"] = record["email"].replace("@", " at ")  # a broken export: no address is an email
     customer_file.write_text("".join(json.dumps(r) + "\n" for r in broken))
     result = stedi("run", "--landing", str(landing), "--lakehouse", str(tmp_path / "lake"), cwd=tmp_path)
-    assert result.returncode == 1
-    (line,) = [x for x in result.stderr.splitlines() if x.startswith("stedi run: ")]
+    assert result.returncode == 1, result.stderr
+    lines = [x for x in result.stderr.splitlines() if x.startswith("stedi run: ")]
+    assert len(lines) == 1, result.stderr
+    line = lines[0]
     assert line.startswith("stedi run: customer_landing: expect_column_values_to_match_regex on email failed")
     assert not (tmp_path / "lake" / "landing" / "customer_landing").exists()  # nothing was published
 
