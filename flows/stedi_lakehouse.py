@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import uuid
+
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 
 from stedi.config import RunConfig
-from stedi.report import RunSummary
+from stedi.lock import lakehouse_lock
+from stedi.report import RunSummary, StepReport
 from stedi.storage import Landing
 from tasks.curated import customer_trusted_to_curated, machine_learning_curated
 from tasks.landing import accelerometer_landing, customer_landing, step_trainer_landing
+from tasks.state import describe_derived_tables, plan_derived_tables
 from tasks.trusted import (
     accelerometer_landing_to_trusted,
     customer_landing_to_trusted,
@@ -22,25 +26,39 @@ def run_name() -> str:
     """Policy and landing folder name: says what ran, holds no personal data."""
     params = flow_run.parameters
     landing = str(params.get("landing", "")).rstrip("/").rsplit("/", 1)[-1] or "landing"
-    return f"{params.get('policy', 'strict')}-{landing}"
+    refresh = "-full-refresh" if params.get("full_refresh") else ""
+    return f"{params.get('policy', 'strict')}-{landing}{refresh}"
 
 
 @flow(name="stedi-lakehouse", flow_run_name=run_name, log_prints=False)
-def stedi_lakehouse(landing: str, lakehouse: str, policy: str = "strict") -> RunSummary:
-    """Ingest the landing feeds, then build the trusted and curated tables, each validated before commit."""
+def stedi_lakehouse(
+    landing: str, lakehouse: str, policy: str = "strict", full_refresh: bool = False
+) -> RunSummary:
+    """Ingest new landing files, then rebuild the trusted and curated tables if anything moved.
+
+    Every table is validated before it is committed; the run holds the lakehouse lock throughout.
+    """
     config = RunConfig.build(landing, lakehouse, policy)
     Landing(config.landing, config.storage_options).check_layout()
-    steps = [
-        *customer_landing(config),
-        *accelerometer_landing(config),
-        *step_trainer_landing(config),
-        customer_landing_to_trusted(config),
-        accelerometer_landing_to_trusted(config),
-        customer_trusted_to_curated(config),
-        step_trainer_landing_to_trusted(config),
-        machine_learning_curated(config),
-    ]
-    summary = RunSummary.of(config.policy.value, steps)
+    run_id = str(flow_run.id or uuid.uuid4())
+    with lakehouse_lock(config.lakehouse):
+        steps: list[StepReport] = [
+            *customer_landing(config, run_id, full_refresh),
+            *accelerometer_landing(config, run_id, full_refresh),
+            *step_trainer_landing(config, run_id, full_refresh),
+        ]
+        derived = plan_derived_tables(config, full_refresh)
+        if derived.stale:
+            steps += [
+                customer_landing_to_trusted(config, derived.built_from),
+                accelerometer_landing_to_trusted(config, derived.built_from),
+                customer_trusted_to_curated(config, derived.built_from),
+                step_trainer_landing_to_trusted(config, derived.built_from),
+                machine_learning_curated(config, derived.built_from),
+            ]
+        else:
+            steps += describe_derived_tables(config)
+    summary = RunSummary.of(config.policy.value, steps, rebuilt=derived.stale)
     create_markdown_artifact(
         summary.to_markdown(), key="stedi-run-report", description="STEDI lakehouse run report"
     )

@@ -103,6 +103,14 @@ def subject_salt(
     )
 
 
+def arm_faults(env: Mapping[str, str] | None = None) -> None:
+    """Crash-safety tests set STEDI_FAULT_KILL_AT to kill a run at named points (see stedi/faults.py)."""
+    from stedi.faults import arm
+
+    env = os.environ if env is None else env
+    arm(env.get("STEDI_FAULT_KILL_AT", ""))
+
+
 def quiet_prefect_env() -> None:
     """Silence telemetry of temporary Prefect servers unless the user chose otherwise."""
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")

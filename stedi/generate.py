@@ -46,6 +46,7 @@ LAST = (
     "Wu",
 )
 BASE_MS = 1_655_000_000_000  # June 2022, like the course data
+AXES = [(float(x), float(y), float(z)) for x in (-1, 0, 1) for y in (-1, 0, 1) for z in (-1, 0, 1)]
 
 
 @dataclass(frozen=True)
@@ -149,17 +150,10 @@ def generate(out: Path, spec: GeneratorSpec) -> GeneratorStats:
                 stats.step_trainer += 1
                 if not has_readings:
                     continue
-                for _ in range(rng.choice((2, 3, 3, 4))):
+                # Distinct x/y/z per timestamp: like the course data, no reading is an exact duplicate.
+                for x, y, z in rng.sample(AXES, rng.choice((2, 3, 3, 4))):
                     writers.write(
-                        "accelerometer",
-                        part,
-                        {
-                            "user": email,
-                            "timestamp": ts,
-                            "x": float(rng.choice((-1, 0, 1))),
-                            "y": float(rng.choice((-1, 0, 1))),
-                            "z": float(rng.choice((-1, 0, 1))),
-                        },
+                        "accelerometer", part, {"user": email, "timestamp": ts, "x": x, "y": y, "z": z}
                     )
                     stats.accelerometer += 1
         for record in newer:

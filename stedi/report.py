@@ -22,14 +22,20 @@ class StepReport:
     counts: dict[str, int] = field(default_factory=dict)
     validation: list[Outcome] = field(default_factory=list)
 
+    def checks(self) -> str:
+        if not self.validation:
+            return "unchanged, not re-validated"
+        return f"{sum(o.success for o in self.validation)}/{len(self.validation)} passed"
+
 
 @dataclass(frozen=True)
 class RunSummary:
     policy: str
     steps: list[StepReport]
+    rebuilt: bool = True
 
     @classmethod
-    def of(cls, policy: str, steps: list[StepReport]) -> RunSummary:
+    def of(cls, policy: str, steps: list[StepReport], rebuilt: bool = True) -> RunSummary:
         """Fold the per-feed quarantine reports into one quarantine line after the landing tables."""
         quarantine = [s for s in steps if s.table == "quarantine"]
         others = [s for s in steps if s.table != "quarantine"]
@@ -38,13 +44,21 @@ class RunSummary:
             merged = StepReport(
                 "quarantine",
                 quarantine[-1].version,
-                sum(counts.values()),
+                quarantine[-1].rows,
                 counts,
                 [o for q in quarantine for o in q.validation],
             )
             landing = sum(s.table.endswith("_landing") for s in others)
             others.insert(landing, merged)
-        return cls(policy, others)
+        return cls(policy, others, rebuilt)
+
+    def ingest(self) -> dict[str, dict[str, int]]:
+        """Per feed: files seen, new, changed, unchanged, missing; rows new, deduplicated, quarantined."""
+        return {
+            s.table.removesuffix("_landing"): dict(s.counts)
+            for s in self.steps
+            if s.table.endswith("_landing")
+        }
 
     def step(self, table: str) -> StepReport | None:
         return next((s for s in self.steps if s.table == table), None)
@@ -86,7 +100,13 @@ class RunSummary:
         }
 
     def to_dict(self) -> dict[str, Any]:
-        return {"policy": self.policy, "steps": [asdict(s) for s in self.steps], "funnel": self.funnel()}
+        return {
+            "policy": self.policy,
+            "rebuilt": self.rebuilt,
+            "steps": [asdict(s) for s in self.steps],
+            "ingest": self.ingest(),
+            "funnel": self.funnel(),
+        }
 
     def failed_expectations(self) -> list[Outcome]:
         return [o for s in self.steps for o in s.validation if not o.success]
@@ -99,9 +119,26 @@ class RunSummary:
         ]
         lines.append("|---|---:|---:|---|")
         for s in self.steps:
-            passed = sum(o.success for o in s.validation)
-            lines.append(f"| {s.table} | {s.version} | {s.rows:,} | {passed}/{len(s.validation)} passed |")
-        lines += ["", "## Privacy funnel", ""]
+            lines.append(f"| {s.table} | {s.version} | {s.rows:,} | {s.checks()} |")
+        lines += [
+            "",
+            "## Ingest",
+            "",
+            "| feed | files seen/new/changed/unchanged/missing | rows new | duplicates | quarantined |",
+        ]
+        lines.append("|---|---|---:|---:|---|")
+        for feed, c in self.ingest().items():
+            files = " / ".join(
+                str(c.get(f"files_{k}", 0)) for k in ("seen", "new", "changed", "unchanged", "missing")
+            )
+            reasons = ", ".join(
+                f"{k.removeprefix('quarantined_')} {v}" for k, v in c.items() if k.startswith("quarantined_")
+            )
+            quarantined = f"{c.get('rows_quarantined', 0)}" + (f" ({reasons})" if reasons else "")
+            new, dupes = c.get("rows_new", 0), c.get("rows_deduplicated", 0)
+            lines.append(f"| {feed} | {files} | {new:,} | {dupes:,} | {quarantined} |")
+        state = "rebuilt" if self.rebuilt else "unchanged (nothing new in landing)"
+        lines += ["", f"Trusted and curated tables: {state}.", "", "## Privacy funnel", ""]
         for stage, counts in self.funnel().items():
             lines.append(
                 f"- **{stage}**: " + " → ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in counts.items())
@@ -116,10 +153,14 @@ class RunSummary:
         width = max(len(s.table) for s in self.steps) if self.steps else 5
         out = [f"{'table':<{width}}  version  {'rows':>12}  checks"]
         for s in self.steps:
-            passed = sum(o.success for o in s.validation)
-            out.append(
-                f"{s.table:<{width}}  {s.version!s:>7}  {s.rows:>12,}  {passed}/{len(s.validation)} passed"
-            )
+            out.append(f"{s.table:<{width}}  {s.version!s:>7}  {s.rows:>12,}  {s.checks()}")
+        out.append("")
+        out.append("ingest:")
+        for feed, c in self.ingest().items():
+            files = ", ".join(f"{c.get(f'files_{k}', 0)} {k}" for k in ("seen", "new", "changed", "missing"))
+            rows = ", ".join(f"{c.get(f'rows_{k}', 0):,} {k}" for k in ("new", "deduplicated", "quarantined"))
+            out.append(f"  {feed}: files {files}; rows {rows}")
+        out.append(f"trusted and curated tables: {'rebuilt' if self.rebuilt else 'unchanged'}")
         out.append("")
         out.append("privacy funnel:")
         for stage, counts in self.funnel().items():

@@ -12,6 +12,7 @@ MAX_PLAUSIBLE_MS = 4_102_444_800_000
 
 LINEAGE_FIELDS = (
     pa.field("_extra", pa.string()),
+    pa.field("_record_id", pa.binary(16), nullable=False),
     pa.field("_source_file", pa.string(), nullable=False),
     pa.field("_ingested_at", pa.timestamp("us", tz="UTC"), nullable=False),
 )
@@ -30,6 +31,11 @@ class Feed:
     @property
     def landing_table(self) -> str:
         return f"{self.name}_landing"
+
+    @property
+    def content_columns(self) -> list[str]:
+        """What makes two records the same record: the source fields and unknown keys."""
+        return [*self.schema.names, "_extra"]
 
     @property
     def landing_schema(self) -> pa.Schema:
@@ -117,6 +123,7 @@ ML_SCHEMA = pa.schema(
 
 # Where every table lives under the lakehouse root: <zone>/<table>.
 TABLE_ZONES: dict[str, str] = {
+    "ingest_log": "landing",
     "customer_landing": "landing",
     "accelerometer_landing": "landing",
     "step_trainer_landing": "landing",

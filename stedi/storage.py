@@ -8,11 +8,12 @@ from typing import Literal
 
 import pyarrow as pa
 import pyarrow.fs as pafs
-from deltalake import DeltaTable, QueryBuilder, write_deltalake
+from deltalake import CommitProperties, DeltaTable, QueryBuilder, write_deltalake
 from deltalake.exceptions import CommitFailedError, SchemaMismatchError, TableNotFoundError
 
 from stedi.config import RunConfig, is_local
 from stedi.errors import InputError, LayoutError, SchemaConflictError, TransientError
+from stedi.faults import checkpoint
 from stedi.schemas import FEEDS, TABLE_ZONES
 
 LANDING_SUFFIXES = (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".ndjson.gz")
@@ -75,13 +76,24 @@ class Lake:
         mode: Literal["overwrite", "append"] = "overwrite",
         predicate: str | None = None,
         partition_by: list[str] | None = None,
+        metadata: Mapping[str, str] | None = None,
     ) -> int:
-        """Commit `data` as one Delta transaction and return the new version."""
+        """Commit `data` as one Delta transaction and return the new version.
+
+        `metadata` goes into the commit's info (what the table was built from).
+        """
         uri = self.uri(table)
+        commit = CommitProperties(custom_metadata=dict(metadata)) if metadata else None
+        checkpoint(f"before_commit:{table}")
         try:
             if mode == "append":
                 write_deltalake(
-                    uri, data, mode="append", partition_by=partition_by, storage_options=self.options
+                    uri,
+                    data,
+                    mode="append",
+                    partition_by=partition_by,
+                    storage_options=self.options,
+                    commit_properties=commit,
                 )
             else:
                 write_deltalake(
@@ -91,6 +103,7 @@ class Lake:
                     predicate=predicate,
                     partition_by=partition_by,
                     storage_options=self.options,
+                    commit_properties=commit,
                 )
         except SchemaMismatchError as exc:
             raise SchemaConflictError(
@@ -99,7 +112,21 @@ class Lake:
             ) from exc
         except CommitFailedError as exc:
             raise TransientError(f"concurrent commit on {table}: {exc}") from exc
-        return int(DeltaTable(uri, storage_options=self.options).version())
+        version = int(DeltaTable(uri, storage_options=self.options).version())
+        checkpoint(f"after_commit:{table}")
+        return version
+
+    def commit_info(self, table: str) -> dict[str, object]:
+        """The newest commit's info of `table` (empty when the table does not exist)."""
+        if not self.exists(table):
+            return {}
+        history = self.delta(table).history(1)
+        return dict(history[0]) if history else {}
+
+
+def sql_in(values: list[str]) -> str:
+    """A SQL `IN (...)` list of string literals, quotes escaped."""
+    return "(" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + ")"
 
 
 @dataclass(frozen=True)

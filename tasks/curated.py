@@ -15,17 +15,17 @@ from tasks.publish import publish
 
 
 @task(name="customer_trusted_to_curated", **TASK_OPTIONS)
-def customer_trusted_to_curated(config: RunConfig) -> StepReport:
+def customer_trusted_to_curated(config: RunConfig, built_from: str) -> StepReport:
     """customer_trusted -> customer_curated: consenting customers with accelerometer data, one row each."""
     lake = Lake.of(config)
     readings = lake.read("accelerometer_trusted", ["user"])
     result = customer_curated(lake.read("customer_trusted"), readings, config.policy)
     audit = audit_customer_curated(result.table, readings, config.policy)
-    return publish(lake, "customer_curated", result.table, audit, config.policy, result.counts)
+    return publish(lake, "customer_curated", result.table, audit, config.policy, result.counts, built_from)
 
 
 @task(name="machine_learning_curated", **TASK_OPTIONS)
-def machine_learning_curated(config: RunConfig) -> StepReport:
+def machine_learning_curated(config: RunConfig, built_from: str) -> StepReport:
     """step_trainer_trusted + accelerometer_trusted -> machine_learning_curated, pseudonymised."""
     lake = Lake.of(config)
     salt = subject_salt(config.lakehouse)
@@ -37,4 +37,6 @@ def machine_learning_curated(config: RunConfig) -> StepReport:
         config.policy,
         salt.value,
     )
-    return publish(lake, "machine_learning_curated", result.table, result.table, config.policy, result.counts)
+    return publish(
+        lake, "machine_learning_curated", result.table, result.table, config.policy, result.counts, built_from
+    )

@@ -16,16 +16,16 @@ from tasks.publish import publish
 
 
 @task(name="customer_landing_to_trusted", **TASK_OPTIONS)
-def customer_landing_to_trusted(config: RunConfig) -> StepReport:
+def customer_landing_to_trusted(config: RunConfig, built_from: str) -> StepReport:
     """customer_landing -> customer_trusted: customers who consented to research."""
     lake = Lake.of(config)
     result = customer_trusted(lake.read("customer_landing", CUSTOMER.schema.names), config.policy)
     audit = audit_customer_trusted(result.table, config.policy)
-    return publish(lake, "customer_trusted", result.table, audit, config.policy, result.counts)
+    return publish(lake, "customer_trusted", result.table, audit, config.policy, result.counts, built_from)
 
 
 @task(name="accelerometer_landing_to_trusted", **TASK_OPTIONS)
-def accelerometer_landing_to_trusted(config: RunConfig) -> StepReport:
+def accelerometer_landing_to_trusted(config: RunConfig, built_from: str) -> StepReport:
     """accelerometer_landing -> accelerometer_trusted: readings of consenting owners."""
     lake = Lake.of(config)
     customers = lake.read("customer_trusted")
@@ -33,11 +33,13 @@ def accelerometer_landing_to_trusted(config: RunConfig) -> StepReport:
         lake.read("accelerometer_landing", ACCELEROMETER.schema.names), customers, config.policy
     )
     audit = audit_accelerometer_trusted(result.table, customers, config.policy)
-    return publish(lake, "accelerometer_trusted", result.table, audit, config.policy, result.counts)
+    return publish(
+        lake, "accelerometer_trusted", result.table, audit, config.policy, result.counts, built_from
+    )
 
 
 @task(name="step_trainer_landing_to_trusted", **TASK_OPTIONS)
-def step_trainer_landing_to_trusted(config: RunConfig) -> StepReport:
+def step_trainer_landing_to_trusted(config: RunConfig, built_from: str) -> StepReport:
     """step_trainer_landing -> step_trainer_trusted: readings of curated customers' devices."""
     lake = Lake.of(config)
     curated = lake.read("customer_curated")
@@ -48,4 +50,6 @@ def step_trainer_landing_to_trusted(config: RunConfig) -> StepReport:
         config.policy,
     )
     audit = audit_step_trainer_trusted(result.table, curated, config.policy)
-    return publish(lake, "step_trainer_trusted", result.table, audit, config.policy, result.counts)
+    return publish(
+        lake, "step_trainer_trusted", result.table, audit, config.policy, result.counts, built_from
+    )

@@ -9,9 +9,13 @@ from typing import Any
 
 
 def records(root: Path, feed: str) -> list[dict[str, Any]]:
-    out = []
+    """Every record of a feed, each exact duplicate once (as the landing tables load them)."""
+    out, seen = [], set()
     for path in sorted((root / feed / "landing").glob("*.json")):
-        out += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        for line in path.read_text().splitlines():
+            if line.strip() and line not in seen:
+                seen.add(line)
+                out.append(json.loads(line))
     return out
 
 

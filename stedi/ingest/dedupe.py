@@ -19,7 +19,8 @@ def _mix(z: np.ndarray) -> np.ndarray:
     """splitmix64's finaliser: spreads every input bit over the whole word."""
     z = (z ^ (z >> np.uint64(30))) * _M1
     z = (z ^ (z >> np.uint64(27))) * _M2
-    return z ^ (z >> np.uint64(31))
+    out: np.ndarray = z ^ (z >> np.uint64(31))
+    return out
 
 
 def _string_hashes(values: list[str | None]) -> np.ndarray:
@@ -93,7 +94,7 @@ def first_occurrences(hashes: Hashes) -> np.ndarray:
     import pandas as pd
 
     h1, h2 = hashes
-    candidates = pd.Series(h1).duplicated(keep=False).to_numpy()
+    candidates: np.ndarray = pd.Series(h1).duplicated(keep=False).to_numpy()
     mask = np.ones(len(h1), dtype=bool)
     if candidates.any():
         rows = np.flatnonzero(candidates)
@@ -110,7 +111,7 @@ def already_present(hashes: Hashes, existing: Hashes) -> np.ndarray:
     e1, e2 = existing
     if len(e1) == 0 or len(h1) == 0:
         return np.zeros(len(h1), dtype=bool)
-    candidates = pd.Series(h1).isin(pd.Series(e1)).to_numpy()
+    candidates: np.ndarray = pd.Series(h1).isin(pd.Series(e1)).to_numpy()
     if not candidates.any():
         return candidates
     rows = np.flatnonzero(candidates)

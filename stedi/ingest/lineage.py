@@ -1,38 +1,98 @@
-"""Lineage columns and quarantine rows for parsed landing files."""
+"""Build what one run adds to a landing table: lineage columns, duplicates removed, quarantine rows."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
+import numpy as np
 import pyarrow as pa
 
+from stedi.ingest.dedupe import Hashes, already_present, first_occurrences, record_hashes, to_ids
+from stedi.ingest.ledger import FileOutcome, SeenFile
 from stedi.ingest.parse import ParsedFile
 from stedi.schemas import QUARANTINE_SCHEMA, Feed
 
 
+@dataclass(frozen=True)
+class ParsedLanding:
+    """One landing file as read in this run."""
+
+    file: SeenFile
+    content_hash: str
+    parsed: ParsedFile
+
+
+@dataclass(frozen=True)
+class Batch:
+    """The rows to publish (landing schema, duplicates removed), quarantine rows, and per-file outcomes."""
+
+    rows: pa.Table
+    quarantine: pa.Table
+    outcomes: list[FileOutcome]
+
+    @property
+    def deduplicated(self) -> int:
+        return sum(o.deduplicated for o in self.outcomes)
+
+
 def with_lineage(feed: Feed, parsed: ParsedFile, source_file: str, ingested_at: datetime) -> pa.Table:
-    """The file's rows in the landing table's schema, stamped with their file and ingest time."""
+    """The file's rows stamped with their file and ingest time (`_record_id` is added by `build_batch`)."""
     rows = parsed.rows
     n = rows.num_rows
     rows = rows.append_column("_source_file", pa.array([source_file] * n, pa.string()))
-    rows = rows.append_column("_ingested_at", pa.array([ingested_at] * n, pa.timestamp("us", tz="UTC")))
-    return rows.cast(feed.landing_schema)
+    return rows.append_column("_ingested_at", pa.array([ingested_at] * n, pa.timestamp("us", tz="UTC")))
 
 
-def quarantine_rows(feed: Feed, files: Sequence[tuple[str, ParsedFile]], ingested_at: datetime) -> pa.Table:
+def build_batch(
+    feed: Feed, files: Sequence[ParsedLanding], ingested_at: datetime, existing: Hashes | None = None
+) -> Batch:
+    """Rows of `files` in order, each distinct record once, minus records already in `existing`."""
+    tables = [with_lineage(feed, f.parsed, f.file.path, ingested_at) for f in files]
+    if tables:
+        rows = pa.concat_tables(tables)
+    else:
+        rows = feed.landing_schema.empty_table().drop_columns(["_record_id"])
+    hashes = record_hashes(rows, feed.content_columns)
+    keep = first_occurrences(hashes)
+    if existing is not None:
+        keep &= ~already_present(hashes, existing)
+    sizes = [t.num_rows for t in tables]
+    bounds = np.cumsum([0, *sizes])
+    outcomes = [
+        FileOutcome(
+            feed=feed.name,
+            file=f.file,
+            content_hash=f.content_hash,
+            accepted=int(keep[bounds[i] : bounds[i + 1]].sum()),
+            quarantined=len(f.parsed.quarantined),
+            deduplicated=int(sizes[i] - keep[bounds[i] : bounds[i + 1]].sum()),
+        )
+        for i, f in enumerate(files)
+    ]
+    position = rows.schema.get_field_index("_source_file")
+    rows = rows.add_column(position, pa.field("_record_id", pa.binary(16)), to_ids(hashes))
+    return Batch(
+        rows.filter(pa.array(keep)).cast(feed.landing_schema),
+        quarantine_rows(feed, files, ingested_at),
+        outcomes,
+    )
+
+
+def quarantine_rows(feed: Feed, files: Sequence[ParsedLanding], ingested_at: datetime) -> pa.Table:
     """One quarantine row per record that could not be loaded."""
     records = [
         {
             "feed": feed.name,
-            "source_file": name,
+            "source_file": f.file.path,
             "line_number": q.line_number,
             "reason_code": q.reason_code,
             "reason": q.reason,
             "raw_line": q.raw_line,
             "_ingested_at": ingested_at,
         }
-        for name, parsed in files
-        for q in parsed.quarantined
+        for f in files
+        for q in f.parsed.quarantined
     ]
     return pa.Table.from_pylist(records, schema=QUARANTINE_SCHEMA)
