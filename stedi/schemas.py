@@ -12,7 +12,7 @@ MAX_PLAUSIBLE_MS = 4_102_444_800_000
 
 LINEAGE_FIELDS = (
     pa.field("_extra", pa.string()),
-    pa.field("_record_id", pa.binary(16), nullable=False),
+    pa.field("_record_id", pa.binary(), nullable=False),
     pa.field("_source_file", pa.string(), nullable=False),
     pa.field("_ingested_at", pa.timestamp("us", tz="UTC"), nullable=False),
 )

@@ -126,6 +126,8 @@ class Lake:
 
 def sql_in(values: list[str]) -> str:
     """A SQL `IN (...)` list of string literals, quotes escaped."""
+    if not values:
+        return "(NULL)"  # matches nothing, and still parses
     return "(" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + ")"
 
 

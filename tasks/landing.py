@@ -77,7 +77,7 @@ def ingest_feed(config: RunConfig, feed: Feed, run_id: str, full_refresh: bool =
         quarantine_predicate = f"feed = '{feed.name}'"
         if plan.missing:
             quarantine_predicate += f" AND source_file NOT IN {sql_in(plan.missing)}"
-    elif plan.new:
+    elif plan.new or not lake.exists(table):  # a feed without files still gets its (empty) table
         parsed = [_read(landing, feed, f, listed[f.path].path) for f in plan.new]
         names = [f.path for f in plan.new]
         existing = _existing_hashes(lake, table, names) if lake.exists(table) else None

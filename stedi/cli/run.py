@@ -17,11 +17,14 @@ def register(sub: Any) -> None:
         "--lakehouse", required=True, help="where the Delta tables go: local folder or s3://bucket/prefix"
     )
     p.add_argument("--policy", default=Policy.STRICT.value, choices=[p.value for p in Policy])
+    p.add_argument(
+        "--full-refresh", action="store_true", help="re-read every landing file and rebuild every table"
+    )
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from stedi.config import RunConfig, quiet_prefect_env
+    from stedi.config import RunConfig, arm_faults, quiet_prefect_env
     from stedi.storage import Landing
 
     # Fail fast on bad arguments, before Prefect starts.
@@ -30,6 +33,9 @@ def run(args: argparse.Namespace) -> int:
     quiet_prefect_env()
     from flows.stedi_lakehouse import stedi_lakehouse
 
-    summary = stedi_lakehouse(landing=args.landing, lakehouse=args.lakehouse, policy=args.policy)
+    arm_faults()
+    summary = stedi_lakehouse(
+        landing=args.landing, lakehouse=args.lakehouse, policy=args.policy, full_refresh=args.full_refresh
+    )
     print(summary.to_text())
     return 0

@@ -74,14 +74,15 @@ def record_hashes(table: pa.Table, columns: list[str]) -> Hashes:
 
 
 def to_ids(hashes: Hashes) -> pa.Array:
-    """The 16-byte `_record_id` column stored in landing tables."""
+    """The 16-byte `_record_id` column stored in landing tables (Delta has no fixed-size binary)."""
     h1, h2 = hashes
     raw = np.stack([h1, h2], axis=1).tobytes()
-    return pa.FixedSizeBinaryArray.from_buffers(RECORD_ID_TYPE, len(h1), [None, pa.py_buffer(raw)])
+    fixed = pa.FixedSizeBinaryArray.from_buffers(RECORD_ID_TYPE, len(h1), [None, pa.py_buffer(raw)])
+    return fixed.cast(pa.binary())
 
 
 def from_ids(ids: pa.Array | pa.ChunkedArray) -> Hashes:
-    array = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
+    array = (ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids).cast(RECORD_ID_TYPE)
     if len(array) == 0:
         return np.zeros(0, np.uint64), np.zeros(0, np.uint64)
     words = np.frombuffer(array.buffers()[1], dtype=np.uint64, count=2 * len(array), offset=array.offset * 16)

@@ -72,7 +72,7 @@ def build_batch(
         for i, f in enumerate(files)
     ]
     position = rows.schema.get_field_index("_source_file")
-    rows = rows.add_column(position, pa.field("_record_id", pa.binary(16)), to_ids(hashes))
+    rows = rows.add_column(position, pa.field("_record_id", pa.binary()), to_ids(hashes))
     return Batch(
         rows.filter(pa.array(keep)).cast(feed.landing_schema),
         quarantine_rows(feed, files, ingested_at),
