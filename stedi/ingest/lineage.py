@@ -41,8 +41,9 @@ def with_lineage(feed: Feed, parsed: ParsedFile, source_file: str, ingested_at: 
     """The file's rows stamped with their file and ingest time (`_record_id` is added by `build_batch`)."""
     rows = parsed.rows
     n = rows.num_rows
-    rows = rows.append_column("_source_file", pa.array([source_file] * n, pa.string()))
-    return rows.append_column("_ingested_at", pa.array([ingested_at] * n, pa.timestamp("us", tz="UTC")))
+    rows = rows.append_column("_source_file", pa.repeat(pa.scalar(source_file, pa.string()), n))
+    stamp = pa.scalar(ingested_at, pa.timestamp("us", tz="UTC"))
+    return rows.append_column("_ingested_at", pa.repeat(stamp, n))
 
 
 def build_batch(
