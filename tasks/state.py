@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 from prefect import get_run_logger, task
 
-from stedi.config import RunConfig, subject_salt
+from stedi.config import RunConfig
+from stedi.freshness import derived_up_to_date
 from stedi.report import StepReport
-from stedi.state import BUILT_FROM, DERIVED_TABLES, SOURCE_TABLES, counts_from, fingerprint
+from stedi.state import DERIVED_TABLES, counts_from
 from stedi.storage import Lake
-from stedi.subject import subject_id
 from tasks.options import TASK_OPTIONS
 
 
@@ -23,11 +23,8 @@ class DerivedState:
 @task(name="plan_derived_tables", **TASK_OPTIONS)
 def plan_derived_tables(config: RunConfig, full_refresh: bool = False) -> DerivedState:
     """Stale when landing, policy or salt moved since the last complete build (or it never finished)."""
-    lake = Lake.of(config)
-    salt_check = subject_id("stedi-salt-check", subject_salt(config.lakehouse).value)[:12]
-    built_from = fingerprint(config.policy.value, {t: lake.version(t) for t in SOURCE_TABLES}, salt_check)
-    last = lake.commit_info(DERIVED_TABLES[-1]).get(BUILT_FROM)
-    stale = full_refresh or last != built_from
+    up_to_date, built_from = derived_up_to_date(Lake.of(config), config)
+    stale = full_refresh or not up_to_date
     get_run_logger().info("trusted and curated tables are %s", "stale: rebuilding" if stale else "up to date")
     return DerivedState(built_from, stale)
 

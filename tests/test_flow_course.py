@@ -58,6 +58,9 @@ def test_rerunning_stedi_run_keeps_every_row_count(
     args = ["run", "--landing", str(udacity_root), "--lakehouse", str(tmp_path), "--policy", "udacity"]
     assert main(args) == 0
     first = counts(tmp_path)
-    assert main(args) == 0
-    assert counts(tmp_path) == first == {**LANDING, **EXPECTED["udacity"]}
     assert "machine_learning_curated" in capsys.readouterr().out
+    assert main(args) == 0
+    assert "nothing new" in capsys.readouterr().out  # ends before starting Prefect
+    assert main([*args, "--always"]) == 0
+    assert "trusted and curated tables: unchanged" in capsys.readouterr().out
+    assert counts(tmp_path) == first == {**LANDING, **EXPECTED["udacity"]}

@@ -20,16 +20,27 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--full-refresh", action="store_true", help="re-read every landing file and rebuild every table"
     )
+    p.add_argument(
+        "--always",
+        action="store_true",
+        help="start the flow even when nothing is new (by default such a run ends at once, without Prefect)",
+    )
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from stedi.config import RunConfig, arm_faults, quiet_prefect_env
+    from stedi.freshness import nothing_to_do
     from stedi.storage import Landing
 
     # Fail fast on bad arguments, before Prefect starts.
     config = RunConfig.build(args.landing, args.lakehouse, args.policy)
     Landing(config.landing, config.storage_options).check_layout()
+    if not args.full_refresh and not args.always and nothing_to_do(config):
+        print(
+            f"nothing new in {config.landing}: every landing file is ingested and every table is up to date"
+        )
+        return 0
     quiet_prefect_env()
     from flows.stedi_lakehouse import stedi_lakehouse
 
