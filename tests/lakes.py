@@ -9,6 +9,7 @@ from typing import Any
 from stedi.schemas import TABLE_ZONES
 from stedi.storage import Lake
 
+Tables = dict[str, list[tuple[Any, ...]]]
 VOLATILE = {"_ingested_at", "ingested_at", "run_id", "mtime_ns"}
 TABLES = [t for t in TABLE_ZONES if t != "ingest_log"]
 
@@ -19,7 +20,7 @@ def rows(lakehouse: Path, table: str) -> list[tuple[Any, ...]]:
     return sorted((tuple(r[c] for c in keep) for r in data.select(keep).to_pylist()), key=repr)
 
 
-def content(lakehouse: Path) -> dict[str, list[tuple[Any, ...]]]:
+def content(lakehouse: Path) -> Tables:
     """Every table except the ingest log, as sorted rows; `_source_file` left out because which copy
     of an exact duplicate survives depends on the order files arrived in."""
     return {t: rows(lakehouse, t) for t in TABLES}

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from stedi.generate import GeneratorSpec, generate
-from tests.lakes import content
+from tests.lakes import Tables, content
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -54,7 +54,7 @@ def api_env(prefect_harness: None) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def reference(landing: Path, tmp_path_factory: pytest.TempPathFactory, api_env: dict[str, str]) -> dict:  # type: ignore[type-arg]
+def reference(landing: Path, tmp_path_factory: pytest.TempPathFactory, api_env: dict[str, str]) -> Tables:
     lake = tmp_path_factory.mktemp("reference")
     assert stedi_run(landing, lake, api_env).returncode == 0
     return content(lake)
@@ -77,19 +77,23 @@ def stedi_run(landing: Path, lakehouse: Path, env: dict[str, str]) -> subprocess
     return subprocess.run(command(landing, lakehouse), env=env, capture_output=True, text=True, timeout=300)
 
 
+def assert_rerun_recovers(landing: Path, lakehouse: Path, env: dict[str, str], reference: Tables) -> None:
+    again = stedi_run(landing, lakehouse, env)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert content(lakehouse) == reference
+
+
 @pytest.mark.parametrize("point", KILL_POINTS)
 def test_killed_at_a_step_boundary_then_rerun_equals_uninterrupted(
     point: str,
     landing: Path,
     tmp_path: Path,
     api_env: dict[str, str],
-    reference: dict,  # type: ignore[type-arg]
+    reference: Tables,
 ) -> None:
     killed = stedi_run(landing, tmp_path, {**api_env, "STEDI_FAULT_KILL_AT": point})
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
-    again = stedi_run(landing, tmp_path, api_env)
-    assert again.returncode == 0, again.stderr[-2000:]
-    assert content(tmp_path) == reference
+    assert_rerun_recovers(landing, tmp_path, api_env, reference)
 
 
 @pytest.mark.parametrize("delay", KILL_AFTER_SECONDS)
@@ -98,7 +102,7 @@ def test_killed_at_an_arbitrary_moment_then_rerun_equals_uninterrupted(
     landing: Path,
     tmp_path: Path,
     api_env: dict[str, str],
-    reference: dict,  # type: ignore[type-arg]
+    reference: Tables,
 ) -> None:
     process = subprocess.Popen(
         command(landing, tmp_path), env=api_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -106,16 +110,14 @@ def test_killed_at_an_arbitrary_moment_then_rerun_equals_uninterrupted(
     time.sleep(delay)
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=60)
-    again = stedi_run(landing, tmp_path, api_env)
-    assert again.returncode == 0, again.stderr[-2000:]
-    assert content(tmp_path) == reference
+    assert_rerun_recovers(landing, tmp_path, api_env, reference)
 
 
 def test_two_runs_at_once_never_duplicate(
     landing: Path,
     tmp_path: Path,
     api_env: dict[str, str],
-    reference: dict,  # type: ignore[type-arg]
+    reference: Tables,
 ) -> None:
     runs = [
         subprocess.Popen(
