@@ -6,9 +6,11 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 
+from stedi.aws import describe, storage_options
 from stedi.config import RunConfig
 from stedi.report import RunSummary
 from stedi.storage import Landing
+from tasks.artifacts import publish_validation_artifacts
 from tasks.curated import customer_trusted_to_curated, machine_learning_curated
 from tasks.landing import accelerometer_landing, customer_landing, step_trainer_landing
 from tasks.trusted import (
@@ -26,9 +28,17 @@ def run_name() -> str:
 
 
 @flow(name="stedi-lakehouse", flow_run_name=run_name, log_prints=False)
-def stedi_lakehouse(landing: str, lakehouse: str, policy: str = "strict") -> RunSummary:
-    """Ingest the landing feeds, then build the trusted and curated tables, each validated before commit."""
-    config = RunConfig.build(landing, lakehouse, policy)
+def stedi_lakehouse(
+    landing: str, lakehouse: str, policy: str = "strict", aws_credentials: str | None = None
+) -> RunSummary:
+    """Ingest the landing feeds, then build the trusted and curated tables, each validated before commit.
+
+    `aws_credentials` names a prefect-aws AwsCredentials block for s3:// URIs; without it the AWS_*
+    environment of the worker is used.
+    """
+    options = storage_options(aws_credentials)
+    get_run_logger().info(describe(options))
+    config = RunConfig.build(landing, lakehouse, policy, storage_options=options)
     Landing(config.landing, config.storage_options).check_layout()
     steps = [
         *customer_landing(config),
@@ -44,5 +54,6 @@ def stedi_lakehouse(landing: str, lakehouse: str, policy: str = "strict") -> Run
     create_markdown_artifact(
         summary.to_markdown(), key="stedi-run-report", description="STEDI lakehouse run report"
     )
+    publish_validation_artifacts(config, summary)
     get_run_logger().info("run complete: %s", summary.funnel())
     return summary
