@@ -49,14 +49,16 @@ def ensure_process_pool(name: str) -> str:
 
 def register_aws_credentials(name: str, env: Mapping[str, str]) -> str | None:
     """Save the AWS_* environment as the AwsCredentials block `name`; None when there is nothing to save."""
-    from prefect_aws import AwsCredentials, AwsClientParameters
+    from prefect_aws import AwsClientParameters, AwsCredentials
+    from pydantic import SecretStr
 
-    key, secret, profile = env.get("AWS_ACCESS_KEY_ID"), env.get("AWS_SECRET_ACCESS_KEY"), env.get("AWS_PROFILE")
+    key, secret = env.get("AWS_ACCESS_KEY_ID"), env.get("AWS_SECRET_ACCESS_KEY")
+    profile = env.get("AWS_PROFILE")
     if not ((key and secret) or profile):
         return None
     block = AwsCredentials(
         aws_access_key_id=key or None,
-        aws_secret_access_key=secret or None,
+        aws_secret_access_key=SecretStr(secret) if secret else None,
         aws_session_token=env.get("AWS_SESSION_TOKEN") or None,
         profile_name=None if key else profile,
         region_name=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
@@ -72,6 +74,7 @@ def register_subject_salt(env: Mapping[str, str]) -> str:
     Replacing it would give every subject a new subject_id, so rotating is a deliberate manual step.
     """
     from prefect.blocks.system import Secret
+    from pydantic import SecretStr
 
     try:
         Secret.load(SALT_BLOCK)
@@ -79,7 +82,7 @@ def register_subject_salt(env: Mapping[str, str]) -> str:
     except ValueError:
         pass
     value = env.get("STEDI_SUBJECT_SALT") or secrets.token_hex(32)
-    Secret(value=value).save(SALT_BLOCK)
+    Secret(value=SecretStr(value)).save(SALT_BLOCK)
     source = "STEDI_SUBJECT_SALT" if env.get("STEDI_SUBJECT_SALT") else "a new random value"
     return f"Secret block {SALT_BLOCK} created from {source}"
 

@@ -15,7 +15,6 @@ from stedi.errors import InputError
 
 # Write-protocol settings a user may set in the environment next to a credentials block.
 _ENV_SETTINGS = ("AWS_CONDITIONAL_PUT", "AWS_S3_ALLOW_UNSAFE_RENAME")
-_SECRET_KEYS = frozenset({"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"})
 
 
 def storage_options(block: str | None, env: Mapping[str, str] | None = None) -> dict[str, str] | None:
@@ -78,5 +77,4 @@ def describe(options: Mapping[str, str] | None) -> str:
         return "storage options from the AWS_* environment"
     names = ", ".join(sorted(options))
     endpoint = options.get("AWS_ENDPOINT_URL", "AWS S3")
-    shown = [k for k in options if k in _SECRET_KEYS]
-    return f"storage options from an AwsCredentials block ({names}; endpoint {endpoint}; {len(shown)} secrets)"
+    return f"storage options from an AwsCredentials block ({names}; endpoint {endpoint})"

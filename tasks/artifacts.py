@@ -137,7 +137,7 @@ def _validation_result(step: StepReport, policy: str, run_id: Any) -> Any:
                 },
             )
         )
-    passed = sum(r.success for r in results)
+    passed = sum(bool(r.success) for r in results)
     return ExpectationSuiteValidationResult(
         success=passed == len(results),
         results=results,

@@ -82,7 +82,7 @@ class Server:
             if run["state"]["type"] in FINAL:
                 return run
             time.sleep(1)
-        raise AssertionError(f"flow run {flow_run_id} not finished within {timeout:.0f} s:\n{tail(self.logs)}")
+        raise AssertionError(f"flow run {flow_run_id} unfinished after {timeout:.0f} s:\n{tail(self.logs)}")
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +130,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         with httpx.Client(base_url=api, timeout=30) as client:
             handle = Server(client, deploy_env, logs)
             handle.prefect("--no-prompt", "deploy", "--all")
-            worker = start([str(BIN / "prefect"), "worker", "start", "--pool", "stedi-process"], env, logs, REPO)
+            command = [str(BIN / "prefect"), "worker", "start", "--pool", "stedi-process"]
+            worker = start(command, env, logs, REPO)
             yield handle
     finally:
         if worker is not None:
