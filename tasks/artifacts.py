@@ -36,9 +36,9 @@ def expectation_rows(summary: RunSummary) -> list[dict[str, Any]]:
             "table": o.table,
             "expectation": o.expectation,
             "column": o.column,
-            "severity": o.severity,
             "result": "passed" if o.success else "FAILED",
             "unexpected rows": o.unexpected or 0,
+            "severity": o.severity,
             "rule": o.why,
         }
         for step in summary.steps
