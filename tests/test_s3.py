@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pytest
@@ -28,8 +29,6 @@ KEY, SECRET = "testing-key-id", "testing-secret-not-real"
 @pytest.fixture(scope="module")
 def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`moto_server` on 127.0.0.1 with one empty bucket."""
-    import boto3
-
     log = tmp_path_factory.mktemp("moto") / "moto.log"
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -40,14 +39,7 @@ def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     try:
         wait_http(f"{url}/moto-api/", server, log, timeout=60)
-        s3 = boto3.client(
-            "s3",
-            endpoint_url=url,
-            aws_access_key_id=KEY,
-            aws_secret_access_key=SECRET,
-            region_name="us-east-1",
-        )
-        s3.create_bucket(Bucket=BUCKET)
+        s3_client(url).create_bucket(Bucket=BUCKET)
         yield url
     finally:
         stop(server, signal.SIGTERM)
@@ -67,16 +59,20 @@ def credentials_block(endpoint: str, prefect_harness: None) -> str:
     return BLOCK
 
 
-def upload(local: Path, endpoint: str, prefix: str) -> None:
+def s3_client(endpoint: str) -> Any:
     import boto3
 
-    s3 = boto3.client(
+    return boto3.client(
         "s3",
         endpoint_url=endpoint,
         aws_access_key_id=KEY,
         aws_secret_access_key=SECRET,
         region_name="us-east-1",
     )
+
+
+def upload(local: Path, endpoint: str, prefix: str) -> None:
+    s3 = s3_client(endpoint)
     for path in sorted(p for p in local.rglob("*") if p.is_file()):
         s3.upload_file(str(path), BUCKET, f"{prefix}/{path.relative_to(local).as_posix()}")
 
