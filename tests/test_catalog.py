@@ -12,7 +12,7 @@ import pytest
 
 from stedi.catalog import hive_type, lakehouse_ddl
 from stedi.storage import Lake
-from tests.lakes import built_lake
+from tests.built import built_lake
 
 GOLDEN = Path(__file__).parent / "golden" / "ddl.sql"
 LOCATION = "s3://stedi-lake/prod"

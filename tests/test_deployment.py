@@ -161,7 +161,7 @@ def test_a_deployment_run_completes_with_tasks_artifacts_and_tables(server: Serv
     assert run["name"] == "strict-landing"  # policy and landing folder: no personal data
 
     task_runs = server.post("/task_runs/filter", {"flow_runs": {"id": {"any_": [run_id]}}})
-    assert {t["name"].rsplit("-", 1)[0] for t in task_runs} == TASKS
+    assert {t["name"].rsplit("-", 1)[0] for t in task_runs} >= TASKS
     assert {t["state"]["type"] for t in task_runs} == {"COMPLETED"}
 
     artifacts = server.post("/artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [run_id]}}})

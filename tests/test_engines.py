@@ -8,7 +8,7 @@ import pytest
 
 from stedi.schemas import TABLE_ZONES
 from stedi.storage import Lake
-from tests.lakes import built_lake
+from tests.built import built_lake
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ import pytest
 from stedi.errors import InputError
 from stedi.sql import TimeTravel, format_table, parse_as_of, query, referenced_tables
 from stedi.storage import Lake
-from tests.lakes import built_lake
+from tests.built import built_lake
 
 
 @pytest.fixture(scope="module")
