@@ -127,6 +127,8 @@ def test_flow_on_s3_landing_and_lakehouse_matches_the_local_run(
     for table in (t for t in TABLE_ZONES if t != "ingest_log"):  # the log records where files were
         assert comparable(s3_lake.read(table)) == comparable(local_lake.read(table)), table
     assert s3_lake.count("machine_learning_curated") > 0
+    docs = s3_client(endpoint).get_object(Bucket=BUCKET, Key="lake/data_docs/index.html")
+    assert b"customer_landing" in docs["Body"].read()  # Data Docs were built into the S3 lakehouse
 
 
 def test_cli_reads_an_s3_lake_with_the_aws_environment(endpoint: str, credentials_block: str) -> None:
