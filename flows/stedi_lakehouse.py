@@ -8,10 +8,12 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 
+from stedi.aws import describe, storage_options
 from stedi.config import RunConfig
 from stedi.lock import lakehouse_lock
 from stedi.report import RunSummary, StepReport
 from stedi.storage import Landing
+from tasks.artifacts import publish_validation_artifacts
 from tasks.curated import customer_trusted_to_curated, machine_learning_curated
 from tasks.landing import accelerometer_landing, customer_landing, step_trainer_landing
 from tasks.state import describe_derived_tables, plan_derived_tables
@@ -32,13 +34,21 @@ def run_name() -> str:
 
 @flow(name="stedi-lakehouse", flow_run_name=run_name, log_prints=False)
 def stedi_lakehouse(
-    landing: str, lakehouse: str, policy: str = "strict", full_refresh: bool = False
+    landing: str,
+    lakehouse: str,
+    policy: str = "strict",
+    full_refresh: bool = False,
+    aws_credentials: str | None = None,
 ) -> RunSummary:
     """Ingest new landing files, then rebuild the trusted and curated tables if anything moved.
 
     Every table is validated before it is committed; the run holds the lakehouse lock throughout.
+    `aws_credentials` names a prefect-aws AwsCredentials block for s3:// URIs; without it the AWS_*
+    environment of the worker is used.
     """
-    config = RunConfig.build(landing, lakehouse, policy)
+    options = storage_options(aws_credentials)
+    get_run_logger().info(describe(options))
+    config = RunConfig.build(landing, lakehouse, policy, storage_options=options)
     Landing(config.landing, config.storage_options).check_layout()
     run_id = str(flow_run.id or uuid.uuid4())
     with lakehouse_lock(config.lakehouse):
@@ -62,5 +72,6 @@ def stedi_lakehouse(
     create_markdown_artifact(
         summary.to_markdown(), key="stedi-run-report", description="STEDI lakehouse run report"
     )
+    publish_validation_artifacts(config, summary)
     get_run_logger().info("run complete: %s", summary.funnel())
     return summary

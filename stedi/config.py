@@ -44,13 +44,19 @@ class RunConfig:
         lakehouse: str,
         policy: str | Policy = Policy.STRICT,
         env: Mapping[str, str] | None = None,
+        storage_options: Mapping[str, str] | None = None,
     ) -> RunConfig:
+        """`storage_options` (from stedi.aws) replace the ones read from the AWS_* environment."""
         env = os.environ if env is None else env
         if not str(landing).strip():
             raise InputError("landing is empty: pass the landing root, e.g. --landing data/landing")
         if not str(lakehouse).strip():
             raise InputError("lakehouse is empty: pass where the Delta tables go, e.g. --lakehouse lakehouse")
-        options = {k: env[k] for k in _STORAGE_ENV_KEYS if env.get(k)}
+        options = (
+            dict(storage_options)
+            if storage_options is not None
+            else {k: env[k] for k in _STORAGE_ENV_KEYS if env.get(k)}
+        )
         return cls(
             landing=normalise_uri(landing),
             lakehouse=normalise_uri(lakehouse),

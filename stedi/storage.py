@@ -63,7 +63,10 @@ class Lake:
             fs = pafs.SubTreeFileSystem(path, pafs.LocalFileSystem())
             return dt.to_pyarrow_table(columns=columns, filesystem=fs)
         select = ", ".join(f'"{c}"' for c in columns) if columns else "*"
-        return QueryBuilder().register("t", dt).execute(f"SELECT {select} FROM t").read_all()
+        result = pa.table(QueryBuilder().register("t", dt).execute(f"SELECT {select} FROM t").read_all())
+        # DataFusion answers with arro3 objects and string_view columns: give callers the table's own types.
+        schema = pa.schema(dt.schema().to_arrow())
+        return result.cast(pa.schema([schema.field(c) for c in result.column_names]))
 
     def count(self, table: str) -> int:
         dt = self.delta(table)

@@ -1,0 +1,1 @@
+"""What deploying needs beyond prefect.yaml: work pool and blocks (`python -m deployments.setup`)."""
