@@ -11,6 +11,7 @@ from stedi.report import RunSummary
 from stedi.storage import Landing
 from tasks.curated import customer_trusted_to_curated, machine_learning_curated
 from tasks.landing import accelerometer_landing, customer_landing, step_trainer_landing
+from tasks.privacy import privacy_report
 from tasks.trusted import (
     accelerometer_landing_to_trusted,
     customer_landing_to_trusted,
@@ -45,4 +46,5 @@ def stedi_lakehouse(landing: str, lakehouse: str, policy: str = "strict") -> Run
         summary.to_markdown(), key="stedi-run-report", description="STEDI lakehouse run report"
     )
     get_run_logger().info("run complete: %s", summary.funnel())
+    privacy_report(config)
     return summary

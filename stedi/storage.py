@@ -13,7 +13,7 @@ from deltalake.exceptions import CommitFailedError, SchemaMismatchError, TableNo
 
 from stedi.config import RunConfig, is_local
 from stedi.errors import InputError, LayoutError, SchemaConflictError, TransientError
-from stedi.schemas import FEEDS, TABLE_ZONES
+from stedi.schemas import FEEDS, PRIVACY_TABLE_ZONES, TABLE_PROPERTIES, TABLE_ZONES
 
 LANDING_SUFFIXES = (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".ndjson.gz")
 
@@ -31,7 +31,7 @@ class Lake:
 
     def uri(self, table: str) -> str:
         try:
-            zone = TABLE_ZONES[table]
+            zone = TABLE_ZONES.get(table) or PRIVACY_TABLE_ZONES[table]
         except KeyError:
             raise InputError(f"unknown table {table!r}: known tables are {', '.join(TABLE_ZONES)}") from None
         return f"{self.root}/{zone}/{table}"
@@ -75,13 +75,24 @@ class Lake:
         mode: Literal["overwrite", "append"] = "overwrite",
         predicate: str | None = None,
         partition_by: list[str] | None = None,
+        configuration: Mapping[str, str | None] | None = None,
     ) -> int:
-        """Commit `data` as one Delta transaction and return the new version."""
+        """Commit `data` as one Delta transaction and return the new version.
+
+        `configuration` (Delta table properties) applies when the write creates the table; by default
+        the table's entry in TABLE_PROPERTIES (no statistics on personal columns).
+        """
         uri = self.uri(table)
+        properties = dict(TABLE_PROPERTIES.get(table, {}) if configuration is None else configuration)
         try:
             if mode == "append":
                 write_deltalake(
-                    uri, data, mode="append", partition_by=partition_by, storage_options=self.options
+                    uri,
+                    data,
+                    mode="append",
+                    partition_by=partition_by,
+                    configuration=properties or None,
+                    storage_options=self.options,
                 )
             else:
                 write_deltalake(
@@ -90,6 +101,7 @@ class Lake:
                     mode="overwrite",
                     predicate=predicate,
                     partition_by=partition_by,
+                    configuration=properties or None,
                     storage_options=self.options,
                 )
         except SchemaMismatchError as exc:

@@ -7,9 +7,10 @@ from datetime import UTC, datetime
 import pyarrow as pa
 from prefect import get_run_logger, task
 
-from stedi.config import RunConfig
+from stedi.config import RunConfig, subject_salt
 from stedi.ingest.lineage import quarantine_rows, with_lineage
 from stedi.ingest.parse import ParsedFile, parse_file
+from stedi.privacy.tombstones import drop_erased, drop_erased_lines, read_tombstones
 from stedi.report import StepReport
 from stedi.schemas import ACCELEROMETER, CUSTOMER, STEP_TRAINER, Feed
 from stedi.storage import Lake, Landing
@@ -30,6 +31,14 @@ def ingest_feed(config: RunConfig, feed: Feed) -> list[StepReport]:
     tables = [with_lineage(feed, p, name, ingested_at) for name, p in parsed]
     rows = pa.concat_tables(tables) if tables else feed.landing_schema.empty_table()
     quarantined = quarantine_rows(feed, parsed, ingested_at)
+    # Privacy (issue 5): drop the data of erased subjects, also when old landing files are re-delivered.
+    tombstones = read_tombstones(lake)
+    if len(tombstones):
+        salt = subject_salt(config.lakehouse).value
+        rows, erased = drop_erased(feed, rows, tombstones, salt)
+        quarantined, erased_lines = drop_erased_lines(quarantined, tombstones, salt)
+        logger.info("%s: %d rows of erased subjects dropped", feed.name, erased + erased_lines)
+    # End of the privacy hook.
     counts = {
         "files": len(parsed),
         "files_on_fast_path": sum(p.fast_path for _, p in parsed),
