@@ -92,19 +92,14 @@ def funnels(
 
 
 def erasure_stages(erasure_log: pa.Table, tombstones: int, stale: int, since: datetime | None) -> list[Stage]:
-    """Subjects erased in total and since `since`, tombstones kept, tombstones under an older salt."""
-    subjects = erasure_log["subject"]
-    recent = (
-        erasure_log.filter(
-            pc.greater(erasure_log["erased_at"], pa.scalar(since, erasure_log["erased_at"].type))
-        )
-        if since
-        else erasure_log
-    )
+    """Subjects erased in total and after `since` (all when None), tombstones, tombstones of a retired salt."""
+    recent = erasure_log
+    if since is not None:
+        cutoff = pa.scalar(since, erasure_log.schema.field("erased_at").type)
+        recent = erasure_log.filter(pc.greater(erasure_log["erased_at"], cutoff))
     return [
-        ("subjects erased", len(pc.unique(subjects))),
-        ("erased since last run" if since else "erasure runs", len(pc.unique(recent["erasure_id"]))),
-        ("subjects in those runs", len(pc.unique(recent["subject"]))),
+        ("subjects erased, all time", len(pc.unique(erasure_log["subject"]))),
+        ("subjects erased since last run", len(pc.unique(recent["subject"]))),
         ("tombstones", tombstones),
-        ("tombstones under an older salt", stale),
+        ("tombstones under a retired salt", stale),
     ]
