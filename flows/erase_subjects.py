@@ -48,7 +48,9 @@ def erase_subjects(
     requested_at = datetime.now(UTC)
     pending = take_erasure_requests(config) if drain_requests else []
     keys = plan_erasure(config, given + [e for e, _ in pending])
-    tables = [erase_from_table(config, table, keys) for table in ERASABLE_TABLES]
+    # With no request and no earlier erasure there is nothing to remove: keep the tables' history.
+    scope = ERASABLE_TABLES if keys.emails else ()
+    tables = [erase_from_table(config, table, keys) for table in scope]
     raw = erase_from_raw_landing(config, keys) if include_raw else 0
     summary = record_erasure(config, keys, tables, raw, requested_at, pending)
     create_markdown_artifact(

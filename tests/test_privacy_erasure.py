@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 from pydantic import SecretStr
@@ -17,6 +18,7 @@ from tests.privacy_helpers import BASE, Subject, add_subject, files_containing
 pytestmark = pytest.mark.slow
 
 SUBJECT = Subject()
+OTHER = Subject(name="Other Person", email="zz@other.test", phone="8015551111", serial="other-device")
 TIMES = [BASE + 3_600_000 + 1_000 * i for i in range(8)]
 
 
@@ -85,3 +87,42 @@ def test_erased_subject_leaves_no_byte_on_disk_and_stays_gone(tmp_path: Path, pr
     raw = erase_subjects(lakehouse=str(root), include_raw=True, landing=str(landing))
     assert raw.raw_lines_removed == 1 + len(TIMES) + 1 + len(TIMES)
     assert files_containing(landing, SUBJECT.needles()) == {}
+
+
+def test_a_table_created_with_statistics_on_personal_columns_is_cleaned_too(
+    tmp_path: Path, prefect_harness: None
+) -> None:
+    """Tables from before TABLE_PROPERTIES kept emails in their log's statistics; erasure removes them."""
+    from deltalake import write_deltalake
+
+    from stedi.config import RunConfig
+    from stedi.privacy.subjects import erasure_keys
+    from stedi.privacy.tombstones import Tombstones
+    from stedi.schemas import CUSTOMER
+    from tasks.erasure import erase_from_table
+    from tests.privacy_helpers import customer_record
+
+    config = RunConfig.build(str(tmp_path), str(tmp_path / "lake"))
+    lake = Lake.of(config)
+    records = [
+        customer_record(SUBJECT, BASE, BASE),
+        customer_record(OTHER, BASE, BASE),
+    ]
+    rows = pa.Table.from_pylist(records, schema=CUSTOMER.schema)
+    rows = rows.append_column("_source_file", pa.array(["a.json", "b.json"]))
+    table = lake.uri("customer_landing")
+    write_deltalake(table, rows)  # no table properties: min/max of every column in the log
+    write_deltalake(table, rows, mode="overwrite")
+    found = files_containing(tmp_path / "lake", [SUBJECT.email])
+    assert any("_delta_log" in f for f in found[SUBJECT.email.lower()])
+
+    salt = subject_salt(config.lakehouse).value
+    keys = erasure_keys([SUBJECT.email], lake.read("customer_landing"), Tombstones.empty(), salt)
+    result = erase_from_table(config, "customer_landing", keys)
+    assert result.rows_removed == 1 and result.files_vacuumed == 2
+    assert files_containing(tmp_path / "lake", SUBJECT.needles()) == {}
+    assert lake.read("customer_landing")["email"].to_pylist() == ["zz@other.test"]
+    assert (
+        lake.delta("customer_landing").metadata().configuration["delta.logRetentionDuration"]
+        == "interval 30 days"
+    )
