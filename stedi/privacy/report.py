@@ -92,7 +92,7 @@ def funnels(
 
 
 def erasure_stages(erasure_log: pa.Table, tombstones: int, stale: int, since: datetime | None) -> list[Stage]:
-    """Subjects erased in total and after `since` (all when None), tombstones, tombstones of a retired salt."""
+    """Subjects erased in total and after `since` (all when None), tombstones, stale tombstones."""
     recent = erasure_log
     if since is not None:
         cutoff = pa.scalar(since, erasure_log.schema.field("erased_at").type)
