@@ -110,7 +110,8 @@ def queue_erasure_requests(lake: Lake, emails: list[SecretStr]) -> int:
     return int(rows.num_rows)
 
 
-@task(name="take_erasure_requests", **TASK_OPTIONS)
+# Results holding plaintext are never persisted, whatever the Prefect result settings say.
+@task(name="take_erasure_requests", **{**TASK_OPTIONS, "persist_result": False})
 def take_erasure_requests(config: RunConfig) -> list[tuple[SecretStr, datetime]]:
     """The pending requests of erasure_requests (they are removed once the erasure is recorded)."""
     lake = Lake.of(config)
@@ -121,7 +122,7 @@ def take_erasure_requests(config: RunConfig) -> list[tuple[SecretStr, datetime]]
     return [(SecretStr(r["email"]), r["requested_at"]) for r in pending if r["email"]]
 
 
-@task(name="plan_erasure", **TASK_OPTIONS)
+@task(name="plan_erasure", **{**TASK_OPTIONS, "persist_result": False})
 def plan_erasure(config: RunConfig, emails: list[SecretStr]) -> ErasureKeys:
     """Keys of the subjects to erase (request plus earlier tombstones); writes the new tombstones first."""
     lake = Lake.of(config)

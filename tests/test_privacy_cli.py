@@ -2,31 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from stedi.generate import GeneratorSpec, generate
 from tests.privacy_helpers import BASE, Subject, add_subject, files_containing
+from tests.test_cli import stedi
 
 pytestmark = pytest.mark.integration
-
-
-def stedi(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    # The CLI starts a temporary Prefect server; on a busy machine it needs more than the default 20 s.
-    env = {**os.environ, "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180"}
-    return subprocess.run(
-        [sys.executable, "-m", "stedi.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=600,
-        check=False,
-    )
 
 
 def test_erase_queue_and_privacy_report(tmp_path: Path) -> None:

@@ -12,6 +12,8 @@ import hmac
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from stedi.subject import subject_id
+
 EMAIL = "email"
 SERIAL = "serial"
 _PREFIX = {EMAIL: b"", SERIAL: b"serial:"}
@@ -24,6 +26,8 @@ def normalise(value: str) -> str:
 
 def keyed_hash(value: str, salt: bytes, kind: str = EMAIL) -> str:
     """HMAC-SHA256 of the normalised value; for an email this is its subject_id."""
+    if kind == EMAIL:
+        return subject_id(value, salt)
     return hmac.new(salt, _PREFIX[kind] + normalise(value).encode("utf-8"), hashlib.sha256).hexdigest()
 
 
