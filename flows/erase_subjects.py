@@ -30,11 +30,14 @@ def erase_subjects(
     drain_requests: bool = True,
     include_raw: bool = False,
     landing: str | None = None,
+    sweep: bool = False,
 ) -> ErasureSummary:
     """Erase the given subjects and every pending erasure request; re-apply earlier tombstones.
 
     Pass emails as SecretStr: Prefect then stores the parameter masked. A deployment run receives
     masked values, so deployments drain the `erasure_requests` table instead (`stedi erase --queue`).
+    Without a new request the tables are left alone (their history too) unless `sweep` asks to apply
+    every tombstone again.
     """
     given = list(emails or [])
     if any(e.get_secret_value() == MASKED for e in given):
@@ -48,8 +51,8 @@ def erase_subjects(
     requested_at = datetime.now(UTC)
     pending = take_erasure_requests(config) if drain_requests else []
     keys = plan_erasure(config, given + [e for e, _ in pending])
-    # With no request and no earlier erasure there is nothing to remove: keep the tables' history.
-    scope = ERASABLE_TABLES if keys.emails else ()
+    # Without a new request there is nothing new to remove: keep the tables' history (time travel).
+    scope = ERASABLE_TABLES if keys.requested_subjects or (sweep and keys.emails) else ()
     tables = [erase_from_table(config, table, keys) for table in scope]
     raw = erase_from_raw_landing(config, keys) if include_raw else 0
     summary = record_erasure(config, keys, tables, raw, requested_at, pending)
