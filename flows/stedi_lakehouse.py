@@ -16,6 +16,7 @@ from stedi.storage import Landing
 from tasks.artifacts import publish_validation_artifacts
 from tasks.curated import customer_trusted_to_curated, machine_learning_curated
 from tasks.landing import accelerometer_landing, customer_landing, step_trainer_landing
+from tasks.privacy import privacy_report
 from tasks.state import describe_derived_tables, plan_derived_tables
 from tasks.trusted import (
     accelerometer_landing_to_trusted,
@@ -74,4 +75,5 @@ def stedi_lakehouse(
     )
     publish_validation_artifacts(config, summary)
     get_run_logger().info("run complete: %s", summary.funnel())
+    privacy_report(config)
     return summary

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
-from stedi.errors import InputError
+from stedi.errors import InputError, TransientError
 from stedi.policy import Policy
 
 SALT_ENV = "STEDI_SUBJECT_SALT"
+SALT_BLOCK = "stedi-subject-salt"
 LOCAL_SALT_FILE = Path(".stedi") / "subject-salt"
 
 # Keys handed to deltalake and the landing reader when the lake is on S3 or an S3-compatible store.
@@ -86,10 +88,20 @@ class SaltInfo:
 
 
 def subject_salt(
-    lakehouse: str, env: Mapping[str, str] | None = None, workdir: Path | None = None
+    lakehouse: str,
+    env: Mapping[str, str] | None = None,
+    workdir: Path | None = None,
+    secret: Callable[[str], str | None] | None = None,
 ) -> SaltInfo:
-    """Return the HMAC salt: the environment first, else a local salt file (created for local lakes)."""
+    """Return the HMAC salt: the Prefect Secret block `stedi-subject-salt`, else the environment,
+    else a local salt file (created for local lakes only).
+
+    `secret` looks a Secret block up by name (default: Prefect's, when a Prefect API is at hand).
+    """
     env = os.environ if env is None else env
+    value = (secret or prefect_secret)(SALT_BLOCK)
+    if value:
+        return SaltInfo(value.encode(), f"Prefect Secret block {SALT_BLOCK}")
     value = env.get(SALT_ENV, "")
     if value:
         return SaltInfo(value.encode(), f"environment variable {SALT_ENV}")
@@ -98,7 +110,8 @@ def subject_salt(
         return SaltInfo(path.read_bytes().strip(), f"local salt file {path}")
     if not is_local(lakehouse):
         raise InputError(
-            f"no subject salt: set {SALT_ENV} (a long random secret) before writing to {lakehouse}; "
+            f"no subject salt: create the Prefect Secret block {SALT_BLOCK} or set {SALT_ENV} "
+            f"(a long random secret) before writing to {lakehouse}; "
             "a remote lakehouse never gets an automatically created salt"
         )
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -117,10 +130,34 @@ def arm_faults(env: Mapping[str, str] | None = None) -> None:
     arm(env.get("STEDI_FAULT_KILL_AT", ""))
 
 
+def prefect_secret(name: str) -> str | None:
+    """The value of the Prefect Secret block `name`; None without a Prefect API or without that block.
+
+    A Prefect API is at hand inside a flow or task run, or when PREFECT_API_URL is set; a CLI call
+    outside a flow does not start a temporary server just to look for the block.
+    """
+    from prefect.blocks.system import Secret
+    from prefect.context import FlowRunContext, TaskRunContext
+    from prefect.settings import PREFECT_API_URL
+
+    if FlowRunContext.get() is None and TaskRunContext.get() is None and not PREFECT_API_URL.value():
+        return None
+    try:
+        block = cast("Secret[str]", Secret.load(name))  # sync call: a block, not a coroutine
+    except ValueError:  # Prefect's answer for a block that does not exist
+        return None
+    except Exception as exc:
+        raise TransientError(
+            f"cannot read the Prefect Secret block {name} ({type(exc).__name__}): "
+            "check that the Prefect API is reachable; refusing to fall back to another salt"
+        ) from exc
+    return str(block.get())
+
+
 def quiet_prefect_env() -> None:
     """Silence telemetry of temporary Prefect servers unless the user chose otherwise."""
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
-    # A busy machine can take longer than Prefect's default 20 s to start the temporary server.
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    # A temporary server on a busy machine can take longer than Prefect's default 20 s to answer.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")

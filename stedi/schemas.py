@@ -134,3 +134,39 @@ TABLE_ZONES: dict[str, str] = {
     "customer_curated": "curated",
     "machine_learning_curated": "curated",
 }
+
+# Tables of the privacy lifecycle (erasure requests, erasure log, tombstones): <lakehouse>/privacy/<table>.
+PRIVACY_TABLE_ZONES: dict[str, str] = {
+    "erasure_requests": "privacy",
+    "erasure_log": "privacy",
+    "tombstones": "privacy",
+}
+
+# Delta table properties set when a table is created. Columns that hold personal data get no
+# min/max statistics: delta-rs writes per-file statistics into the _delta_log JSON, where they would
+# outlive a delete + vacuum of the data. Only the columns listed here are indexed.
+TABLE_PROPERTIES: dict[str, dict[str, str]] = {
+    "customer_landing": {
+        "delta.dataSkippingStatsColumns": "registrationDate,lastUpdateDate,shareWithResearchAsOfDate,"
+        "shareWithPublicAsOfDate,shareWithFriendsAsOfDate,_source_file,_ingested_at"
+    },
+    "accelerometer_landing": {"delta.dataSkippingStatsColumns": "timestamp,x,y,z,_source_file,_ingested_at"},
+    "step_trainer_landing": {
+        "delta.dataSkippingStatsColumns": "sensorReadingTime,distanceFromObject,_source_file,_ingested_at"
+    },
+    "quarantine": {"delta.dataSkippingStatsColumns": "feed,source_file,line_number,reason_code,_ingested_at"},
+    "customer_trusted": {
+        "delta.dataSkippingStatsColumns": "registrationDate,lastUpdateDate,shareWithResearchAsOfDate,"
+        "shareWithPublicAsOfDate,shareWithFriendsAsOfDate"
+    },
+    "accelerometer_trusted": {"delta.dataSkippingStatsColumns": "timestamp,x,y,z"},
+    "step_trainer_trusted": {"delta.dataSkippingStatsColumns": "sensorReadingTime,distanceFromObject"},
+    "customer_curated": {
+        "delta.dataSkippingStatsColumns": "registrationDate,lastUpdateDate,shareWithResearchAsOfDate,"
+        "shareWithPublicAsOfDate,shareWithFriendsAsOfDate"
+    },
+    "machine_learning_curated": {
+        "delta.dataSkippingStatsColumns": "sensorReadingTime,distanceFromObject,x,y,z"
+    },
+    "erasure_requests": {"delta.dataSkippingStatsColumns": "requested_at"},
+}

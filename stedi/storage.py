@@ -14,7 +14,7 @@ from deltalake.exceptions import CommitFailedError, SchemaMismatchError, TableNo
 from stedi.config import RunConfig, is_local
 from stedi.errors import InputError, LayoutError, SchemaConflictError, TransientError
 from stedi.faults import checkpoint
-from stedi.schemas import FEEDS, TABLE_ZONES
+from stedi.schemas import FEEDS, PRIVACY_TABLE_ZONES, TABLE_PROPERTIES, TABLE_ZONES
 
 LANDING_SUFFIXES = (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".ndjson.gz")
 
@@ -32,7 +32,7 @@ class Lake:
 
     def uri(self, table: str) -> str:
         try:
-            zone = TABLE_ZONES[table]
+            zone = TABLE_ZONES.get(table) or PRIVACY_TABLE_ZONES[table]
         except KeyError:
             raise InputError(f"unknown table {table!r}: known tables are {', '.join(TABLE_ZONES)}") from None
         return f"{self.root}/{zone}/{table}"
@@ -80,13 +80,17 @@ class Lake:
         predicate: str | None = None,
         partition_by: list[str] | None = None,
         metadata: Mapping[str, str] | None = None,
+        configuration: Mapping[str, str | None] | None = None,
     ) -> int:
         """Commit `data` as one Delta transaction and return the new version.
 
-        `metadata` goes into the commit's info (what the table was built from).
+        `metadata` goes into the commit's info (what the table was built from). `configuration`
+        (Delta table properties) applies when the write creates the table; by default the table's
+        entry in TABLE_PROPERTIES (no statistics on personal columns).
         """
         uri = self.uri(table)
         commit = CommitProperties(custom_metadata=dict(metadata)) if metadata else None
+        properties = dict(TABLE_PROPERTIES.get(table, {}) if configuration is None else configuration)
         checkpoint(f"before_commit:{table}")
         try:
             if mode == "append":
@@ -95,6 +99,7 @@ class Lake:
                     data,
                     mode="append",
                     partition_by=partition_by,
+                    configuration=properties or None,
                     storage_options=self.options,
                     commit_properties=commit,
                 )
@@ -105,6 +110,7 @@ class Lake:
                     mode="overwrite",
                     predicate=predicate,
                     partition_by=partition_by,
+                    configuration=properties or None,
                     storage_options=self.options,
                     commit_properties=commit,
                 )

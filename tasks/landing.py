@@ -15,11 +15,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from prefect import get_run_logger, task
 
-from stedi.config import RunConfig
+from stedi.config import RunConfig, subject_salt
 from stedi.ingest.dedupe import Hashes, from_ids
 from stedi.ingest.ledger import SeenFile, latest_entries, log_rows, plan_ingest
 from stedi.ingest.lineage import Batch, ParsedLanding, build_batch
 from stedi.ingest.parse import parse_file
+from stedi.privacy.tombstones import drop_erased, drop_erased_lines, read_tombstones
 from stedi.report import StepReport
 from stedi.schemas import ACCELEROMETER, CUSTOMER, STEP_TRAINER, Feed
 from stedi.storage import Lake, Landing, LandingFile, sql_in
@@ -89,10 +90,12 @@ def ingest_feed(config: RunConfig, feed: Feed, run_id: str, full_refresh: bool =
     else:
         logger.info("%s: nothing new in %d files", feed.name, len(seen))
         return [_unchanged(lake, table, counts), _unchanged(lake, "quarantine", {})]
+    batch, erased = _drop_erased(lake, config, feed, batch)
     reasons = Counter(batch.quarantine["reason_code"].to_pylist())
     counts |= {
         "rows_new": batch.rows.num_rows,
         "rows_deduplicated": batch.deduplicated,
+        "rows_of_erased_subjects": erased,
         "rows_quarantined": batch.quarantine.num_rows,
     }
     counts |= {f"quarantined_{reason}": n for reason, n in sorted(reasons.items())}
@@ -134,6 +137,19 @@ def _rebuild(
             pa.concat_tables([kept.cast(feed.landing_schema), batch.rows]), batch.quarantine, batch.outcomes
         )
     return batch
+
+
+def _drop_erased(lake: Lake, config: RunConfig, feed: Feed, batch: Batch) -> tuple[Batch, int]:
+    """Rows and quarantine lines of erased subjects never load again, even from re-delivered files."""
+    tombstones = read_tombstones(lake)
+    if not len(tombstones):
+        return batch, 0
+    salt = subject_salt(config.lakehouse).value
+    rows, erased = drop_erased(feed, batch.rows, tombstones, salt)
+    quarantine, erased_lines = drop_erased_lines(batch.quarantine, tombstones, salt)
+    if erased + erased_lines:
+        get_run_logger().info("%s: %d rows of erased subjects dropped", feed.name, erased + erased_lines)
+    return Batch(rows, quarantine, batch.outcomes), erased + erased_lines
 
 
 def _unchanged(lake: Lake, table: str, counts: dict[str, int]) -> StepReport:

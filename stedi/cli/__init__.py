@@ -10,7 +10,7 @@ from importlib import import_module
 from stedi.errors import StediError
 
 # Subcommand modules; each defines register(subparsers) and sets `handler` on its parser.
-COMMANDS = ("generate", "run", "tables", "quarantine", "query", "ddl")
+COMMANDS = ("generate", "run", "tables", "quarantine", "query", "ddl", "erase", "privacy_report")
 
 Handler = Callable[[argparse.Namespace], int]
 

@@ -1,0 +1,62 @@
+"""The erasure flow: remove subjects from every zone of the lakehouse and keep them out."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from prefect import flow
+from prefect.artifacts import create_markdown_artifact
+from pydantic import SecretStr
+
+from stedi.config import RunConfig
+from stedi.errors import InputError
+from tasks.erasure import (
+    ERASABLE_TABLES,
+    ErasureSummary,
+    erase_from_raw_landing,
+    erase_from_table,
+    plan_erasure,
+    record_erasure,
+    take_erasure_requests,
+)
+
+MASKED = "**********"
+
+
+@flow(name="erase-subjects", flow_run_name="erase-subjects", log_prints=False)
+def erase_subjects(
+    lakehouse: str,
+    emails: list[SecretStr] | None = None,
+    drain_requests: bool = True,
+    include_raw: bool = False,
+    landing: str | None = None,
+    sweep: bool = False,
+) -> ErasureSummary:
+    """Erase the given subjects and every pending erasure request; re-apply earlier tombstones.
+
+    Pass emails as SecretStr: Prefect then stores the parameter masked. A deployment run receives
+    masked values, so deployments drain the `erasure_requests` table instead (`stedi erase --queue`).
+    Without a new request the tables are left alone (their history too) unless `sweep` asks to apply
+    every tombstone again.
+    """
+    given = list(emails or [])
+    if any(e.get_secret_value() == MASKED for e in given):
+        raise InputError(
+            "emails arrived masked (Prefect stores SecretStr parameters masked): queue the requests with "
+            "`stedi erase --queue` and run this flow with drain_requests=True"
+        )
+    if include_raw and not landing:
+        raise InputError("include_raw needs the landing root: pass landing (e.g. --landing data/landing)")
+    config = RunConfig.build(landing or lakehouse, lakehouse)
+    requested_at = datetime.now(UTC)
+    pending = take_erasure_requests(config) if drain_requests else []
+    keys = plan_erasure(config, given + [e for e, _ in pending])
+    # Without a new request there is nothing new to remove: keep the tables' history (time travel).
+    scope = ERASABLE_TABLES if keys.requested_subjects or (sweep and keys.emails) else ()
+    tables = [erase_from_table(config, table, keys) for table in scope]
+    raw = erase_from_raw_landing(config, keys) if include_raw else 0
+    summary = record_erasure(config, keys, tables, raw, requested_at, pending)
+    create_markdown_artifact(
+        summary.to_markdown(), key="stedi-erasure", description="STEDI erasure (counts only)"
+    )
+    return summary
