@@ -127,3 +127,27 @@ TABLE_ZONES: dict[str, str] = {
     "customer_curated": "curated",
     "machine_learning_curated": "curated",
 }
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How a large table is laid out: Delta partition columns and the columns maintenance Z-orders on.
+
+    `partition_by` is passed to every write of the table (Lake.write); `cluster_by` is applied by the
+    maintenance flow, which rewrites the table into files of about `target_file_bytes` whose time and
+    subject ranges barely overlap, so a query of one day or one subject skips most files.
+    """
+
+    partition_by: tuple[str, ...] = ()
+    cluster_by: tuple[str, ...] = ()
+    target_file_bytes: int = 8 * 2**20
+
+
+# Only the reading tables grow with the fleet; customer tables stay small and are compacted only.
+TABLE_LAYOUT: dict[str, Layout] = {
+    "accelerometer_landing": Layout(cluster_by=("timestamp", "user")),
+    "step_trainer_landing": Layout(cluster_by=("sensorReadingTime", "serialNumber")),
+    "accelerometer_trusted": Layout(cluster_by=("timestamp", "user")),
+    "step_trainer_trusted": Layout(cluster_by=("sensorReadingTime", "serialNumber")),
+    "machine_learning_curated": Layout(cluster_by=("sensorReadingTime", "subject_id")),
+}

@@ -28,6 +28,9 @@ def run(args: argparse.Namespace) -> int:
     config = RunConfig.build(args.landing, args.lakehouse, args.policy)
     Landing(config.landing, config.storage_options).check_layout()
     quiet_prefect_env()
+    from stedi.validation import preload
+
+    preload()  # overlaps the Great Expectations import with Prefect's start-up
     from flows.stedi_lakehouse import stedi_lakehouse
 
     summary = stedi_lakehouse(landing=args.landing, lakehouse=args.lakehouse, policy=args.policy)
