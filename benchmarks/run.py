@@ -69,7 +69,11 @@ def step(name: str, m: Measurement, results: dict[str, Any]) -> None:
     if m.returncode != 0:
         print(m.output[-4000:], file=sys.stderr)
         raise SystemExit(f"{name} failed with exit code {m.returncode}")
-    results[name] = {"wall_s": round(m.wall_s, 2), "cpu_s": round(m.cpu_s, 2), "peak_rss_mb": round(m.peak_rss_mb)}
+    results[name] = {
+        "wall_s": round(m.wall_s, 2),
+        "cpu_s": round(m.cpu_s, 2),
+        "peak_rss_mb": round(m.peak_rss_mb),
+    }
     print(f"  {name:<12} {m.wall_s:8.1f} s wall {m.cpu_s:8.1f} s cpu {m.peak_rss_mb:8.0f} MB", flush=True)
 
 
@@ -157,7 +161,9 @@ def table_counts(lake: Path, ref: Path) -> dict[str, dict[str, int]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("sizes", nargs="*", default=["course", "1m"], choices=sorted(SIZES))
-    parser.add_argument("--dir", type=Path, default=Path(os.environ.get("STEDI_BENCH_DIR", "/tmp/stedi-bench")))
+    parser.add_argument(
+        "--dir", type=Path, default=Path(os.environ.get("STEDI_BENCH_DIR", "/tmp/stedi-bench"))
+    )
     args = parser.parse_args()
     root: Path = args.dir.resolve()
     env = bench_env(root)

@@ -168,9 +168,7 @@ def plan(table: str, frame: pa.Table, expectations: Sequence[dict[str, Any]]) ->
         else:
             projected = _project(frame, chosen)
             frames = [projected.slice(s, BATCH_ROWS) for s in range(0, frame.num_rows, BATCH_ROWS)]
-        parts += [
-            Part(f"{table}.{name}.{k}", tuple(index), chosen, f) for k, f in enumerate(frames)
-        ]
+        parts += [Part(f"{table}.{name}.{k}", tuple(index), chosen, f) for k, f in enumerate(frames)]
     return parts
 
 
@@ -246,7 +244,9 @@ def _combine(expectation: dict[str, Any], results: list[PartResult]) -> tuple[bo
     return (considered == 0 or unexpected / considered <= 1.0 - _mostly(expectation)), unexpected
 
 
-def validate(table: str, frame: pa.Table, policy: Policy, map_parts: MapParts | None = None) -> ValidationReport:
+def validate(
+    table: str, frame: pa.Table, policy: Policy, map_parts: MapParts | None = None
+) -> ValidationReport:
     """Validate `frame` (the table plus its audit columns) with the table's suite."""
     expectations = suite_for(table, policy)
     parts = plan(table, frame, expectations)

@@ -37,7 +37,7 @@ def test_batches_add_up_to_the_whole_table(monkeypatch: pytest.MonkeyPatch) -> N
     whole = validate("accelerometer_trusted", data, Policy.STRICT)
     monkeypatch.setattr("stedi.validation.BATCH_ROWS", 2)
     batched = validate("accelerometer_trusted", data, Policy.STRICT)
-    assert len([p for p in plan("t", data, suite_for("accelerometer_trusted", Policy.STRICT))]) > 3
+    assert len(plan("t", data, suite_for("accelerometer_trusted", Policy.STRICT))) > 3
     assert verdicts(batched.outcomes) == verdicts(whole.outcomes)
     assert not batched.success
 

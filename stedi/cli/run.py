@@ -17,6 +17,13 @@ def register(sub: Any) -> None:
         "--lakehouse", required=True, help="where the Delta tables go: local folder or s3://bucket/prefix"
     )
     p.add_argument("--policy", default=Policy.STRICT.value, choices=[p.value for p in Policy])
+    p.add_argument(
+        "--dask",
+        nargs="?",
+        const="local",
+        metavar="ADDRESS",
+        help="run parallel work on Dask: a scheduler address (tcp://host:8786), or none for a local cluster",
+    )
     p.set_defaults(handler=run)
 
 
@@ -31,8 +38,16 @@ def run(args: argparse.Namespace) -> int:
     from stedi.validation import preload
 
     preload()  # overlaps the Great Expectations import with Prefect's start-up
-    from flows.stedi_lakehouse import stedi_lakehouse
+    if args.dask:
+        from flows.runners import stedi_lakehouse_dask
 
-    summary = stedi_lakehouse(landing=args.landing, lakehouse=args.lakehouse, policy=args.policy)
+        address = None if args.dask == "local" else args.dask
+        summary = stedi_lakehouse_dask(
+            landing=args.landing, lakehouse=args.lakehouse, policy=args.policy, dask_address=address
+        )
+    else:
+        from flows.stedi_lakehouse import stedi_lakehouse
+
+        summary = stedi_lakehouse(landing=args.landing, lakehouse=args.lakehouse, policy=args.policy)
     print(summary.to_text())
     return 0
