@@ -77,8 +77,14 @@ def step(name: str, m: Measurement, results: dict[str, Any]) -> None:
     print(f"  {name:<12} {m.wall_s:8.1f} s wall {m.cpu_s:8.1f} s cpu {m.peak_rss_mb:8.0f} MB", flush=True)
 
 
-def stedi_run(landing: Path, lake: Path, env: dict[str, str], *extra: str) -> Measurement:
+def stedi_run(
+    landing: Path, lake: Path, env: dict[str, str], *extra: str, profile: Path | None = None
+) -> Measurement:
     cmd = [STEDI, "run", "--landing", str(landing), "--lakehouse", str(lake), "--policy", "strict", *extra]
+    if profile is not None:
+        # 20 samples a second costs a few percent; the raw output feeds benchmarks/profile_summary.py.
+        spy = str(Path(PYTHON).with_name("py-spy"))
+        cmd = [spy, "record", "-r", "20", "-f", "raw", "--nonblocking", "-o", str(profile), "--", *cmd]
     return run_measured(cmd, env=env, cwd=str(REPO))
 
 
@@ -94,7 +100,9 @@ def warm_prefect(work: Path, env: dict[str, str], data: Path) -> None:
         raise SystemExit("warm-up run failed")
 
 
-def bench_size(size: Size, root: Path, env: dict[str, str]) -> dict[str, Any]:
+def bench_size(
+    size: Size, root: Path, env: dict[str, str], profile: bool = False, dask: bool = False
+) -> dict[str, Any]:
     data = root / "data"
     print(f"{size.name}: preparing landing data", flush=True)
     t0 = time.perf_counter()
@@ -108,7 +116,8 @@ def bench_size(size: Size, root: Path, env: dict[str, str]) -> dict[str, Any]:
     landing_bytes = sum(p.stat().st_size for p in landing.rglob("*.json"))
     print(f"{size.name}: {files} files, {landing_bytes / 2**20:.0f} MB NDJSON", flush=True)
     steps: dict[str, Any] = {}
-    step("full", stedi_run(landing, lake, env), steps)
+    spy = RESULTS / f"profile-{size.name}-full.txt" if profile else None
+    step("full", stedi_run(landing, lake, env, profile=spy), steps)
     ref_cmd = [PYTHON, "-m", "benchmarks.reference", "--landing", str(landing), "--out", str(ref)]
     step("reference", run_measured(ref_cmd, env=env, cwd=str(REPO)), steps)
     counts = table_counts(lake, ref)
@@ -116,6 +125,12 @@ def bench_size(size: Size, root: Path, env: dict[str, str]) -> dict[str, Any]:
     step("incremental", stedi_run(landing, lake, env), steps)
     step("noop", stedi_run(landing, lake, env), steps)
     layout = day_query_seconds(lake, env)
+    if dask:
+        # Two runs of the full build on a local Dask cluster: 1 worker, then 2 (validation parts in parallel).
+        for workers in (1, 2):
+            shutil.rmtree(lake, ignore_errors=True)
+            run = stedi_run(landing, lake, env, "--dask", "--dask-workers", str(workers))
+            step(f"dask_{workers}_workers", run, steps)
     full, reference = steps["full"], steps["reference"]
     ratios = {
         "full_over_reference_wall": round(full["wall_s"] / reference["wall_s"], 2),
@@ -161,19 +176,23 @@ def table_counts(lake: Path, ref: Path) -> dict[str, dict[str, int]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("sizes", nargs="*", default=["course", "1m"], choices=sorted(SIZES))
+    parser.add_argument("--profile", action="store_true", help="py-spy profile of each full build")
+    parser.add_argument(
+        "--dask", action="store_true", help="also time the full build on 1 and 2 Dask workers"
+    )
     parser.add_argument(
         "--dir", type=Path, default=Path(os.environ.get("STEDI_BENCH_DIR", "/tmp/stedi-bench"))
     )
     args = parser.parse_args()
     root: Path = args.dir.resolve()
+    RESULTS.mkdir(exist_ok=True)
     env = bench_env(root)
     warm_prefect(root, env, root / "data")
     report = {
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),
-        "sizes": [bench_size(SIZES[name], root, env) for name in args.sizes],
+        "sizes": [bench_size(SIZES[name], root, env, args.profile, args.dask) for name in args.sizes],
     }
-    RESULTS.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     for name in (f"bench-{stamp}.json", "latest.json"):
         (RESULTS / name).write_text(json.dumps(report, indent=2) + "\n")

@@ -42,10 +42,14 @@ def dask_runner(address: str | None = None, local_workers: int = 2) -> Any:
 
 @flow(name="stedi-lakehouse-dask", log_prints=False)
 def stedi_lakehouse_dask(
-    landing: str, lakehouse: str, policy: str = "strict", dask_address: str | None = None
+    landing: str,
+    lakehouse: str,
+    policy: str = "strict",
+    dask_address: str | None = None,
+    dask_workers: int = 2,
 ) -> RunSummary:
     """The lakehouse flow with its tasks' parallel work on Dask (a subflow with a DaskTaskRunner)."""
     address = dask_address or dask_address_from_variable()
-    on_cluster = stedi_lakehouse.with_options(task_runner=dask_runner(address))
+    on_cluster = stedi_lakehouse.with_options(task_runner=dask_runner(address, dask_workers))
     summary: RunSummary = on_cluster(landing=landing, lakehouse=lakehouse, policy=policy)
     return summary

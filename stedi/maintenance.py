@@ -30,13 +30,20 @@ def file_count(lake: Lake, table: str) -> int:
     return len(lake.delta(table).file_uris())
 
 
+def target_file_bytes(lake: Lake, table: str) -> int:
+    """About `Layout.files` files per table, each between 1 MB and `Layout.max_file_bytes`."""
+    layout = TABLE_LAYOUT[table]
+    sizes = lake.delta(table).get_add_actions(flatten=True).column("size_bytes").to_pylist()
+    return int(min(layout.max_file_bytes, max(2**20, sum(sizes) // layout.files)))
+
+
 def optimize(lake: Lake, table: str) -> dict[str, Any]:
     """Z-order a clustered table (rewrites it into time-ordered files), else compact small files."""
     dt = lake.delta(table)
     layout = TABLE_LAYOUT.get(table)
     if layout and layout.cluster_by:
         metrics: dict[str, Any] = dt.optimize.z_order(
-            list(layout.cluster_by), target_size=layout.target_file_bytes
+            list(layout.cluster_by), target_size=target_file_bytes(lake, table)
         )
     else:
         metrics = dt.optimize.compact()

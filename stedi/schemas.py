@@ -134,13 +134,14 @@ class Layout:
     """How a large table is laid out: Delta partition columns and the columns maintenance Z-orders on.
 
     `partition_by` is passed to every write of the table (Lake.write); `cluster_by` is applied by the
-    maintenance flow, which rewrites the table into files of about `target_file_bytes` whose time and
-    subject ranges barely overlap, so a query of one day or one subject skips most files.
+    maintenance flow, which rewrites the table into about `files` files (at most `max_file_bytes` each)
+    whose time and subject ranges barely overlap, so a query of one day or one subject skips most files.
     """
 
     partition_by: tuple[str, ...] = ()
     cluster_by: tuple[str, ...] = ()
-    target_file_bytes: int = 8 * 2**20
+    files: int = 128
+    max_file_bytes: int = 128 * 2**20
 
 
 # Only the reading tables grow with the fleet; customer tables stay small and are compacted only.

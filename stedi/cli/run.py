@@ -24,6 +24,9 @@ def register(sub: Any) -> None:
         metavar="ADDRESS",
         help="run parallel work on Dask: a scheduler address (tcp://host:8786), or none for a local cluster",
     )
+    p.add_argument(
+        "--dask-workers", type=int, default=2, help="workers of the local Dask cluster (default 2)"
+    )
     p.set_defaults(handler=run)
 
 
@@ -43,7 +46,11 @@ def run(args: argparse.Namespace) -> int:
 
         address = None if args.dask == "local" else args.dask
         summary = stedi_lakehouse_dask(
-            landing=args.landing, lakehouse=args.lakehouse, policy=args.policy, dask_address=address
+            landing=args.landing,
+            lakehouse=args.lakehouse,
+            policy=args.policy,
+            dask_address=address,
+            dask_workers=args.dask_workers,
         )
     else:
         from flows.stedi_lakehouse import stedi_lakehouse
