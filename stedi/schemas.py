@@ -144,11 +144,13 @@ class Layout:
     max_file_bytes: int = 128 * 2**20
 
 
-# Only the reading tables grow with the fleet; customer tables stay small and are compacted only.
+# The trusted and curated reading tables are read by time (one day for training) and ordered by it:
+# Z-order over (time, subject) spread each day over most files and made a one-day query slower
+# (0.47 s against 0.02 s at 10M). Landing tables are only compacted: their rows are replaced per
+# source file, and reordering them would spread each source file over every Parquet file.
+# Customer tables stay small and are compacted only.
 TABLE_LAYOUT: dict[str, Layout] = {
-    "accelerometer_landing": Layout(cluster_by=("timestamp", "user")),
-    "step_trainer_landing": Layout(cluster_by=("sensorReadingTime", "serialNumber")),
-    "accelerometer_trusted": Layout(cluster_by=("timestamp", "user")),
-    "step_trainer_trusted": Layout(cluster_by=("sensorReadingTime", "serialNumber")),
-    "machine_learning_curated": Layout(cluster_by=("sensorReadingTime", "subject_id")),
+    "accelerometer_trusted": Layout(cluster_by=("timestamp",)),
+    "step_trainer_trusted": Layout(cluster_by=("sensorReadingTime",)),
+    "machine_learning_curated": Layout(cluster_by=("sensorReadingTime",)),
 }
