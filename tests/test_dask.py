@@ -104,3 +104,28 @@ def test_flow_on_two_dask_workers_equals_the_single_process_run(
     for table in TABLE_ZONES:
         assert actual[table].equals(expected[table]), table
         assert on_dask.version(table) == local.version(table)
+
+
+def test_landing_files_parsed_on_two_workers_come_back_in_order(
+    tmp_path: Path, prefect_harness: None, dask_cluster: str
+) -> None:
+    from prefect import flow
+
+    from flows.runners import dask_runner
+    from stedi.storage import Landing
+    from tasks.parallel import parse_files
+
+    generate(tmp_path, GeneratorSpec(customers=40, seed=3, files=4))
+    source = Landing(str(tmp_path), {})
+    paths = [f.path for f in source.files("accelerometer")]
+
+    @flow(task_runner=dask_runner(dask_cluster))
+    def parse_on_cluster() -> list[tuple[str, int]]:
+        return [
+            (name, p.rows.num_rows) for name, p in parse_files(str(tmp_path), {}, "accelerometer", paths, 2)
+        ]
+
+    local = [(name, p.rows.num_rows) for name, p in parse_files(str(tmp_path), {}, "accelerometer", paths, 2)]
+    assert parse_on_cluster() == local
+    assert [name for name, _ in local] == [source.display_name(p) for p in paths]
+    assert any("parse_landing_files" in p for p in tasks_run_on(dask_cluster))
