@@ -17,10 +17,10 @@ def rows(size: dict[str, Any]) -> list[str]:
         if name not in steps:
             continue
         s = steps[name]
-        cpu = "–" if s["cpu_s"] is None else f"{s['cpu_s']:.1f}"
-        ratio = f"{s['wall_s'] / ref['wall_s']:.1f}×"
+        cpu = "-" if s["cpu_s"] is None else f"{s['cpu_s']:.1f}"
+        ratio = f"{s['wall_s'] / ref['wall_s']:.1f}x"
         if s["cpu_s"] is not None and ref["cpu_s"]:
-            ratio += f" ({s['cpu_s'] / ref['cpu_s']:.1f}× cpu)"
+            ratio += f" ({s['cpu_s'] / ref['cpu_s']:.1f}x cpu)"
         out.append(
             f"| {size['size']} | {name} | {s['wall_s']:.1f} | {cpu} | {s['peak_rss_mb']:,} | {ratio} |"
         )
