@@ -13,7 +13,7 @@ from deltalake.exceptions import CommitFailedError, SchemaMismatchError, TableNo
 
 from stedi.config import RunConfig, is_local
 from stedi.errors import InputError, LayoutError, SchemaConflictError, TransientError
-from stedi.schemas import FEEDS, TABLE_ZONES
+from stedi.schemas import FEEDS, TABLE_LAYOUT, TABLE_ZONES
 
 LANDING_SUFFIXES = (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".ndjson.gz")
 
@@ -78,6 +78,8 @@ class Lake:
     ) -> int:
         """Commit `data` as one Delta transaction and return the new version."""
         uri = self.uri(table)
+        if partition_by is None and table in TABLE_LAYOUT:
+            partition_by = list(TABLE_LAYOUT[table].partition_by) or None
         try:
             if mode == "append":
                 write_deltalake(
