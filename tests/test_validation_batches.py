@@ -28,6 +28,23 @@ def frame(users: list[str], times: list[int]) -> pa.Table:
     return audit_accelerometer_trusted(table, TRUSTED, Policy.STRICT)
 
 
+def landing_frame(users: list[str]) -> pa.Table:
+    """accelerometer_landing rows of `users`, all at time C."""
+    n = len(users)
+    return pa.table(
+        {
+            "user": users,
+            "timestamp": pa.array([C] * n, pa.int64()),
+            "x": [0.0] * n,
+            "y": [0.0] * n,
+            "z": [0.0] * n,
+            "_extra": pa.array([None] * n, pa.string()),
+            "_source_file": ["f.json"] * n,
+            "_ingested_at": pa.array([0] * n, pa.timestamp("us", tz="UTC")),
+        }
+    )
+
+
 def verdicts(outcomes: list[Outcome]) -> list[tuple[str, str, bool, int | None]]:
     return [(o.expectation, o.column, o.success, o.unexpected) for o in outcomes]
 
@@ -44,19 +61,7 @@ def test_batches_add_up_to_the_whole_table(monkeypatch: pytest.MonkeyPatch) -> N
 
 def test_mostly_is_decided_on_the_totals_of_all_batches(monkeypatch: pytest.MonkeyPatch) -> None:
     # 1 malformed user in 30 is within `mostly: 0.95`, though the batch holding it alone is not.
-    users = ["a@x.t"] * 29 + ["not-an-email"]
-    table = pa.table(
-        {
-            "user": users,
-            "timestamp": pa.array([C] * 30, pa.int64()),
-            "x": [0.0] * 30,
-            "y": [0.0] * 30,
-            "z": [0.0] * 30,
-            "_extra": pa.array([None] * 30, pa.string()),
-            "_source_file": ["f.json"] * 30,
-            "_ingested_at": pa.array([0] * 30, pa.timestamp("us", tz="UTC")),
-        }
-    )
+    table = landing_frame(["a@x.t"] * 29 + ["not-an-email"])
     monkeypatch.setattr("stedi.validation.BATCH_ROWS", 4)
     report = validate("accelerometer_landing", table, Policy.STRICT)
     regex = [o for o in report.outcomes if o.expectation == "expect_column_values_to_match_regex"]
@@ -64,19 +69,7 @@ def test_mostly_is_decided_on_the_totals_of_all_batches(monkeypatch: pytest.Monk
 
 
 def test_mostly_checks_run_on_a_sample_of_large_tables(monkeypatch: pytest.MonkeyPatch) -> None:
-    users = ["a@x.t"] * 20 + ["broken"] * 20
-    table = pa.table(
-        {
-            "user": users,
-            "timestamp": pa.array([C] * 40, pa.int64()),
-            "x": [0.0] * 40,
-            "y": [0.0] * 40,
-            "z": [0.0] * 40,
-            "_extra": pa.array([None] * 40, pa.string()),
-            "_source_file": ["f.json"] * 40,
-            "_ingested_at": pa.array([0] * 40, pa.timestamp("us", tz="UTC")),
-        }
-    )
+    table = landing_frame(["a@x.t"] * 20 + ["broken"] * 20)
     monkeypatch.setattr("stedi.validation.SAMPLE_ROWS", 10)
     report = validate("accelerometer_landing", table, Policy.STRICT)
     (regex,) = [o for o in report.outcomes if o.expectation == "expect_column_values_to_match_regex"]
