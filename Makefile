@@ -5,6 +5,7 @@ STAMP  := $(VENV)/.installed
 LANDING   ?= data/landing
 LAKEHOUSE ?= lakehouse
 CUSTOMERS ?= 2000
+SIZES     ?= course 1m
 
 .PHONY: install demo test lint bench clean
 
@@ -28,6 +29,9 @@ lint: install
 
 test: lint
 	$(BIN)/pytest
+
+bench: install
+	$(BIN)/python -m benchmarks.run $(SIZES)
 
 clean:
 	rm -rf $(LAKEHOUSE) data .stedi .pytest_cache .mypy_cache .ruff_cache

@@ -170,3 +170,30 @@ TABLE_PROPERTIES: dict[str, dict[str, str]] = {
     },
     "erasure_requests": {"delta.dataSkippingStatsColumns": "requested_at"},
 }
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How a large table is laid out: Delta partition columns and the columns maintenance Z-orders on.
+
+    `partition_by` is passed to every write of the table (Lake.write); `cluster_by` is applied by the
+    maintenance flow, which rewrites the table into about `files` files (at most `max_file_bytes` each)
+    whose time and subject ranges barely overlap, so a query of one day or one subject skips most files.
+    """
+
+    partition_by: tuple[str, ...] = ()
+    cluster_by: tuple[str, ...] = ()
+    files: int = 128
+    max_file_bytes: int = 128 * 2**20
+
+
+# The trusted and curated reading tables are read by time (one day for training) and ordered by it:
+# Z-order over (time, subject) spread each day over most files and made a one-day query slower
+# (0.47 s against 0.02 s at 10M). Landing tables are only compacted: their rows are replaced per
+# source file, and reordering them would spread each source file over every Parquet file.
+# Customer tables stay small and are compacted only.
+TABLE_LAYOUT: dict[str, Layout] = {
+    "accelerometer_trusted": Layout(cluster_by=("timestamp",)),
+    "step_trainer_trusted": Layout(cluster_by=("sensorReadingTime",)),
+    "machine_learning_curated": Layout(cluster_by=("sensorReadingTime",)),
+}

@@ -14,7 +14,7 @@ from deltalake.exceptions import CommitFailedError, SchemaMismatchError, TableNo
 from stedi.config import RunConfig, is_local
 from stedi.errors import InputError, LayoutError, SchemaConflictError, TransientError
 from stedi.faults import checkpoint
-from stedi.schemas import FEEDS, PRIVACY_TABLE_ZONES, TABLE_PROPERTIES, TABLE_ZONES
+from stedi.schemas import FEEDS, PRIVACY_TABLE_ZONES, TABLE_LAYOUT, TABLE_PROPERTIES, TABLE_ZONES
 
 LANDING_SUFFIXES = (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".ndjson.gz")
 
@@ -92,6 +92,8 @@ class Lake:
         commit = CommitProperties(custom_metadata=dict(metadata)) if metadata else None
         properties = dict(TABLE_PROPERTIES.get(table, {}) if configuration is None else configuration)
         checkpoint(f"before_commit:{table}")
+        if partition_by is None and table in TABLE_LAYOUT:
+            partition_by = list(TABLE_LAYOUT[table].partition_by) or None
         try:
             if mode == "append":
                 write_deltalake(

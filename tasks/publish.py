@@ -12,6 +12,7 @@ from stedi.report import StepReport
 from stedi.state import commit_metadata
 from stedi.storage import Lake
 from stedi.validation import validate
+from tasks.parallel import map_parts
 
 
 def publish(
@@ -29,7 +30,7 @@ def publish(
     A blocking failure raises before anything is written, so the previous version stays current.
     """
     logger = get_run_logger()
-    report = validate(table, audit, policy)
+    report = validate(table, audit, policy, map_parts=map_parts)
     for outcome in report.warnings:
         logger.warning("%s: %s", table, outcome.describe())
     report.raise_if_blocking()

@@ -21,6 +21,16 @@ def register(sub: Any) -> None:
         "--full-refresh", action="store_true", help="re-read every landing file and rebuild every table"
     )
     p.add_argument(
+        "--dask",
+        nargs="?",
+        const="local",
+        metavar="ADDRESS",
+        help="run parallel work on Dask: a scheduler address (tcp://host:8786), or none for a local cluster",
+    )
+    p.add_argument(
+        "--dask-workers", type=int, default=2, help="workers of the local Dask cluster (default 2)"
+    )
+    p.add_argument(
         "--always",
         action="store_true",
         help="start the flow even when nothing is new (by default such a run ends at once, without Prefect)",
@@ -42,11 +52,21 @@ def run(args: argparse.Namespace) -> int:
         )
         return 0
     quiet_prefect_env()
-    from flows.stedi_lakehouse import stedi_lakehouse
-
     arm_faults()
-    summary = stedi_lakehouse(
-        landing=args.landing, lakehouse=args.lakehouse, policy=args.policy, full_refresh=args.full_refresh
-    )
+    from stedi.validation import preload
+
+    preload()  # overlaps the Great Expectations import with Prefect's start-up
+    options = {"landing": args.landing, "lakehouse": args.lakehouse, "policy": args.policy}
+    if args.dask:
+        from flows.runners import stedi_lakehouse_dask
+
+        address = None if args.dask == "local" else args.dask
+        summary = stedi_lakehouse_dask(
+            **options, full_refresh=args.full_refresh, dask_address=address, dask_workers=args.dask_workers
+        )
+    else:
+        from flows.stedi_lakehouse import stedi_lakehouse
+
+        summary = stedi_lakehouse(**options, full_refresh=args.full_refresh)
     print(summary.to_text())
     return 0

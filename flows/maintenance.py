@@ -1,0 +1,56 @@
+"""The maintenance flow: compact and cluster the lakehouse tables, then vacuum unreferenced files.
+
+Runs on its own schedule (prefect.yaml, deployment `maintenance`), apart from the hourly build, so
+that reads of one day or one subject stay fast as appends pile up small files.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from prefect import flow, get_run_logger, task
+
+from stedi.config import normalise_uri, quiet_prefect_env
+from stedi.maintenance import DEFAULT_RETENTION_HOURS, MaintenanceResult, maintain
+from stedi.schemas import TABLE_ZONES
+from stedi.storage import Lake
+from tasks.options import TASK_OPTIONS
+
+
+@task(name="maintain_table", **TASK_OPTIONS)
+def maintain_table(lake: Lake, table: str, retention_hours: int) -> MaintenanceResult:
+    """Optimize (Z-order or compact) one table, then vacuum it."""
+    result = maintain(lake, table, retention_hours)
+    get_run_logger().info(
+        "%s: %d files -> %d, %d unreferenced files vacuumed",
+        table,
+        result.files_before,
+        result.files_after,
+        result.files_removed_by_vacuum,
+    )
+    return result
+
+
+@flow(name="stedi-maintenance", log_prints=False)
+def stedi_maintenance(
+    lakehouse: str, retention_hours: int = DEFAULT_RETENTION_HOURS
+) -> list[MaintenanceResult]:
+    """Maintain every existing table of the lakehouse, one after the other (each is its own commit)."""
+    from stedi.config import RunConfig
+
+    config = RunConfig.build(".", lakehouse)
+    lake = Lake.of(config)
+    return [maintain_table(lake, t, retention_hours) for t in TABLE_ZONES if lake.exists(t)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="compact, cluster and vacuum the lakehouse tables")
+    parser.add_argument("--lakehouse", required=True)
+    parser.add_argument("--retention-hours", type=int, default=DEFAULT_RETENTION_HOURS)
+    args = parser.parse_args()
+    quiet_prefect_env()
+    stedi_maintenance(normalise_uri(args.lakehouse), args.retention_hours)
+
+
+if __name__ == "__main__":
+    main()
