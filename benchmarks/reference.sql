@@ -3,8 +3,9 @@
 -- are filled in by benchmarks/reference.py. subject_id is sha256(salt || key): the same kind of work
 -- as the pipeline's HMAC-SHA256, which DuckDB has no built-in for.
 
+-- Landing tables hold each exact record once (the pipeline removes exact duplicates): DISTINCT.
 CREATE TEMP TABLE customer_landing AS
-SELECT * FROM read_json('{landing}/customer/landing/*.json', format = 'newline_delimited',
+SELECT DISTINCT * FROM read_json('{landing}/customer/landing/*.json', format = 'newline_delimited',
   columns = {{customerName: 'VARCHAR', email: 'VARCHAR', phone: 'VARCHAR', birthDay: 'VARCHAR',
              serialNumber: 'VARCHAR', registrationDate: 'BIGINT', lastUpdateDate: 'BIGINT',
              shareWithResearchAsOfDate: 'BIGINT', shareWithPublicAsOfDate: 'BIGINT',
@@ -27,8 +28,8 @@ SELECT * FROM latest WHERE shareWithResearchAsOfDate IS NOT NULL;
 
 CREATE TEMP TABLE accelerometer_trusted AS
 SELECT a."user", a."timestamp", a.x, a.y, a.z, c._key
-FROM read_json('{landing}/accelerometer/landing/*.json', format = 'newline_delimited',
-  columns = {{"user": 'VARCHAR', "timestamp": 'BIGINT', x: 'DOUBLE', y: 'DOUBLE', z: 'DOUBLE'}}) a
+FROM (SELECT DISTINCT * FROM read_json('{landing}/accelerometer/landing/*.json', format = 'newline_delimited',
+  columns = {{"user": 'VARCHAR', "timestamp": 'BIGINT', x: 'DOUBLE', y: 'DOUBLE', z: 'DOUBLE'}})) a
 JOIN customer_trusted c ON lower(trim(a."user")) = c._key
 WHERE a."timestamp" >= c.shareWithResearchAsOfDate;
 
@@ -43,8 +44,8 @@ GROUP BY serialNumber HAVING count(DISTINCT _key) = 1;
 
 CREATE TEMP TABLE step_trainer_trusted AS
 SELECT s.sensorReadingTime, s.serialNumber, s.distanceFromObject, o._key
-FROM read_json('{landing}/step_trainer/landing/*.json', format = 'newline_delimited',
-  columns = {{sensorReadingTime: 'BIGINT', serialNumber: 'VARCHAR', distanceFromObject: 'BIGINT'}}) s
+FROM (SELECT DISTINCT * FROM read_json('{landing}/step_trainer/landing/*.json', format = 'newline_delimited',
+  columns = {{sensorReadingTime: 'BIGINT', serialNumber: 'VARCHAR', distanceFromObject: 'BIGINT'}})) s
 JOIN owners o USING (serialNumber)
 JOIN customer_curated c ON c._key = o._key
 WHERE s.sensorReadingTime >= c.shareWithResearchAsOfDate;

@@ -74,8 +74,9 @@ def build_batch(
     ]
     position = rows.schema.get_field_index("_source_file")
     rows = rows.add_column(position, pa.field("_record_id", pa.binary()), to_ids(hashes))
+    kept = rows if keep.all() else rows.filter(pa.array(keep))  # no copy when nothing is dropped
     return Batch(
-        rows.filter(pa.array(keep)).cast(feed.landing_schema),
+        kept.cast(feed.landing_schema),
         quarantine_rows(feed, files, ingested_at),
         outcomes,
     )
