@@ -39,34 +39,48 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import os
+
     from stedi.config import RunConfig, arm_faults, quiet_prefect_env
-    from stedi.freshness import nothing_to_do
-    from stedi.storage import Landing
+    from stedi.prefect_api import TemporaryServer, prefect_api
 
     # Fail fast on bad arguments, before Prefect starts.
     config = RunConfig.build(args.landing, args.lakehouse, args.policy)
-    Landing(config.landing, config.storage_options).check_layout()
-    if not args.full_refresh and not args.always and nothing_to_do(config):
-        print(
-            f"nothing new in {config.landing}: every landing file is ingested and every table is up to date"
-        )
-        return 0
     quiet_prefect_env()
+    # Boot the temporary Prefect server now, on the other core, while this process imports.
+    server = None if os.environ.get("PREFECT_API_URL") else TemporaryServer().start()
+    # A server that turns out to be unneeded (nothing to do, bad input) is stopped at exit.
+    if not args.full_refresh and not args.always and _nothing_to_do(config):
+        print(f"nothing new in {config.landing}: every file is ingested and every table is up to date")
+        return 0
     arm_faults()
     from stedi.validation import preload
 
-    preload()  # overlaps the Great Expectations import with Prefect's start-up
+    preload()  # overlaps the Great Expectations import with the Prefect import and server start
     options = {"landing": args.landing, "lakehouse": args.lakehouse, "policy": args.policy}
     if args.dask:
         from flows.runners import stedi_lakehouse_dask
 
         address = None if args.dask == "local" else args.dask
-        summary = stedi_lakehouse_dask(
-            **options, full_refresh=args.full_refresh, dask_address=address, dask_workers=args.dask_workers
-        )
+        with prefect_api(server):
+            summary = stedi_lakehouse_dask(
+                **options,
+                full_refresh=args.full_refresh,
+                dask_address=address,
+                dask_workers=args.dask_workers,
+            )
     else:
         from flows.stedi_lakehouse import stedi_lakehouse
 
-        summary = stedi_lakehouse(**options, full_refresh=args.full_refresh)
+        with prefect_api(server):
+            summary = stedi_lakehouse(**options, full_refresh=args.full_refresh)
     print(summary.to_text())
     return 0
+
+
+def _nothing_to_do(config: Any) -> bool:
+    from stedi.freshness import nothing_to_do
+    from stedi.storage import Landing
+
+    Landing(config.landing, config.storage_options).check_layout()
+    return nothing_to_do(config)

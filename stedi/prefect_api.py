@@ -1,0 +1,136 @@
+"""A temporary Prefect API server for CLI runs, started before anything else is imported.
+
+Without PREFECT_API_URL a Prefect flow starts its own temporary server on first use: the flow
+process first imports Prefect's server modules (≈ 5 s) and then waits while a subprocess imports
+them again and migrates its database (≈ 3 to 10 s), after every other import is done. `stedi run`
+instead starts the same server (uvicorn with Prefect's app factory, UI off, the current
+PREFECT_HOME database) as its very first step, so the server boots on one core while the CLI
+imports Prefect, Great Expectations and the flow on the other. The server dies with the CLI
+(parent-death signal), also when the CLI is killed.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import importlib.util
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+from stedi.errors import TransientError
+
+_SERVER_ENV = {"PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
+_UVICORN_ARGS = (
+    *("--factory", "prefect.server.api.server:create_app", "--log-level", "error", "--lifespan", "on"),
+    *("--host", "127.0.0.1", "--port"),
+)
+_STARTUP_ENV = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: SIGTERM it when the CLI process ends, however it ends."""
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+class TemporaryServer:
+    """One Prefect API server subprocess on a free 127.0.0.1 port."""
+
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        spec = importlib.util.find_spec("prefect")
+        if spec is None or spec.origin is None:
+            raise TransientError("prefect is not installed: pip install prefect")
+        self._app_dir = str(Path(spec.origin).parent.parent)
+        self._env = dict(os.environ if env is None else env)
+        self.port = _free_port()
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api"
+
+    def start(self) -> TemporaryServer:
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--app-dir", self._app_dir, *_UVICORN_ARGS, str(self.port)],
+            env={**self._env, **_SERVER_ENV},
+            stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+        )
+        atexit.register(self.stop)  # registered before Prefect is imported, so it runs after Prefect's hooks
+        return self
+
+    def wait_until_healthy(self) -> None:
+        """Block until the API answers; a server that exits early (port taken) is restarted once."""
+        timeout = float(self._env.get(_STARTUP_ENV, "180"))
+        deadline = time.monotonic() + timeout
+        restarted = False
+        while time.monotonic() < deadline:
+            assert self._process is not None
+            if self._process.poll() is not None:
+                if restarted:
+                    break
+                restarted = True
+                self.port = _free_port()
+                self.start()
+                continue
+            try:
+                with urllib.request.urlopen(f"{self.api_url}/health", timeout=2):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise TransientError(
+            f"the temporary Prefect server did not answer within {timeout:.0f} s: raise {_STARTUP_ENV}, "
+            "or start one with `prefect server start` and set PREFECT_API_URL"
+        )
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextlib.contextmanager
+def prefect_api(server: TemporaryServer | None) -> Iterator[str | None]:
+    """Point Prefect at `server` for the block's duration, unless Prefect already has an API.
+
+    Prefect is imported here (the server is booting meanwhile). An API URL from the user's
+    Prefect profile wins: the temporary server is then stopped unused.
+    """
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    configured = PREFECT_API_URL.value()
+    if server is None or configured:
+        if server is not None:
+            server.stop()
+        yield configured
+        return
+    server.wait_until_healthy()
+    os.environ["PREFECT_API_URL"] = server.api_url  # for subprocesses such as local Dask workers
+    try:
+        with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
+            yield server.api_url
+    finally:
+        os.environ.pop("PREFECT_API_URL", None)
