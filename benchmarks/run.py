@@ -77,10 +77,22 @@ def step(name: str, m: Measurement, results: dict[str, Any]) -> None:
     print(f"  {name:<12} {m.wall_s:8.1f} s wall {m.cpu_s:8.1f} s cpu {m.peak_rss_mb:8.0f} MB", flush=True)
 
 
+def flow_times(name: str, lake: Path, results: dict[str, Any]) -> None:
+    """The flow's own wall time and the Great Expectations part of it, from `--summary-json`."""
+    summary = lake.parent / "summary.json"
+    if summary.exists():
+        document = json.loads(summary.read_text())
+        results[name] |= {"flow_s": document["flow_s"], "validation_s": document["validation_s"]}
+        summary.unlink()
+        flow, checks = document["flow_s"], document["validation_s"]
+        print(f"  {'':<12} flow {flow:.1f} s, of which validation {checks:.1f} s", flush=True)
+
+
 def stedi_run(
     landing: Path, lake: Path, env: dict[str, str], *extra: str, profile: Path | None = None
 ) -> Measurement:
     cmd = [STEDI, "run", "--landing", str(landing), "--lakehouse", str(lake), "--policy", "strict", *extra]
+    cmd += ["--summary-json", str(lake.parent / "summary.json")]
     if profile is not None:
         # 20 samples a second costs a few percent; the raw output feeds benchmarks/profile_summary.py.
         spy = str(Path(PYTHON).with_name("py-spy"))
@@ -118,6 +130,7 @@ def bench_size(
     steps: dict[str, Any] = {}
     spy = RESULTS / f"profile-{size.name}-full.txt" if profile else None
     step("full", stedi_run(landing, lake, env, profile=spy), steps)
+    flow_times("full", lake, steps)
     if spy is not None:
         # py-spy does not pass its child's CPU time on to getrusage: only wall and RSS count here.
         steps["full"]["cpu_s"] = None
@@ -126,6 +139,7 @@ def bench_size(
     counts = table_counts(lake, ref)
     added = link_tree(extra, landing)
     step("incremental", stedi_run(landing, lake, env), steps)
+    flow_times("incremental", lake, steps)
     step("noop", stedi_run(landing, lake, env), steps)
     layout = day_query_seconds(lake, env)
     if dask:
@@ -144,6 +158,9 @@ def bench_size(
         "incremental_over_full": round(steps["incremental"]["wall_s"] / full["wall_s"], 3),
         "noop_over_full": round(steps["noop"]["wall_s"] / full["wall_s"], 3),
     }
+    if "flow_s" in full and "flow_s" in steps["incremental"]:
+        ratios["validation_share_of_full"] = round(full["validation_s"] / full["wall_s"], 3)
+        ratios["incremental_flow_over_full_flow"] = round(steps["incremental"]["flow_s"] / full["flow_s"], 3)
     print(f"  ratios: {ratios}")
     print(f"  layout: {layout}", flush=True)
     return {

@@ -8,6 +8,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 
+from stedi import validation_pool
 from stedi.aws import describe, storage_options
 from stedi.config import RunConfig
 from stedi.lock import lakehouse_lock
@@ -47,6 +48,7 @@ def stedi_lakehouse(
     `aws_credentials` names a prefect-aws AwsCredentials block for s3:// URIs; without it the AWS_*
     environment of the worker is used.
     """
+    validation_pool.start()  # Great Expectations loads in its own process while the ingest begins
     options = storage_options(aws_credentials)
     get_run_logger().info(describe(options))
     config = RunConfig.build(landing, lakehouse, policy, storage_options=options)

@@ -15,7 +15,6 @@ import atexit
 import contextlib
 import importlib.util
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from stedi.errors import TransientError
+from stedi.process import die_with_parent
 
 _SERVER_ENV = {"PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
 _UVICORN_ARGS = (
@@ -39,14 +39,6 @@ def _free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
-
-
-def _die_with_parent() -> None:
-    """Runs in the child before exec: SIGTERM it when the CLI process ends, however it ends."""
-    import ctypes
-
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 class TemporaryServer:
@@ -70,7 +62,7 @@ class TemporaryServer:
             [sys.executable, "-m", "uvicorn", "--app-dir", self._app_dir, *_UVICORN_ARGS, str(self.port)],
             env={**self._env, **_SERVER_ENV},
             stdin=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+            preexec_fn=die_with_parent,
         )
         atexit.register(self.stop)  # registered before Prefect is imported, so it runs after Prefect's hooks
         return self

@@ -21,6 +21,7 @@ class StepReport:
     rows: int
     counts: dict[str, int] = field(default_factory=dict)
     validation: list[Outcome] = field(default_factory=list)
+    validation_s: float = 0.0  # time spent in Great Expectations for this table
 
     def checks(self) -> str:
         if not self.validation:
@@ -47,6 +48,7 @@ class RunSummary:
                 quarantine[-1].rows,
                 counts,
                 [o for q in quarantine for o in q.validation],
+                sum(q.validation_s for q in quarantine),
             )
             landing = sum(s.table.endswith("_landing") for s in others)
             others.insert(landing, merged)
@@ -104,6 +106,7 @@ class RunSummary:
             "policy": self.policy,
             "rebuilt": self.rebuilt,
             "steps": [asdict(s) for s in self.steps],
+            "validation_s": round(sum(s.validation_s for s in self.steps), 3),
             "ingest": self.ingest(),
             "funnel": self.funnel(),
         }

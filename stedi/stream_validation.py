@@ -13,12 +13,15 @@ The same split as `stedi.validation.validate`, fed piece by piece:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
+from concurrent.futures import Future
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
+from stedi import validation_pool
 from stedi.errors import ValidationFailedError
 from stedi.policy import Policy
 from stedi.validation import (
@@ -78,6 +81,8 @@ class StreamValidator:
         self._sample: pa.Table | None = None
         self._sample_keys = np.zeros(0)
         self._results: dict[int, list[PartResult]] = {}
+        self._seconds = 0.0
+        self._pending: list[Future[list[PartResult]]] = []
 
     @property
     def rows(self) -> int:
@@ -121,11 +126,31 @@ class StreamValidator:
         self._sample, self._sample_keys = merged, merged_keys
 
     def _run(self, group: str, frame: pa.Table) -> None:
+        """Check a part: in the validation process when it runs (results collected later), else here."""
         part = Part(f"{self.table}.{group}.{self._parts}", self._groups[group], self._chosen(group), frame)
         self._parts += 1
+        future = validation_pool.submit(run_part, part)
+        if future is not None:
+            self._pending.append(future)
+            self._collect(wait=False)
+            return
+        started = time.perf_counter()
         for results in self._map(run_part, [part]):
-            for r in results:
-                self._results.setdefault(r.index, []).append(r)
+            self._record(results)
+        self._seconds += time.perf_counter() - started
+        self._raise_if_blocking()
+
+    def _record(self, results: list[PartResult]) -> None:
+        for r in results:
+            self._results.setdefault(r.index, []).append(r)
+
+    def _collect(self, wait: bool) -> None:
+        started = time.perf_counter()
+        while self._pending and (wait or self._pending[0].done()):
+            self._record(self._pending.pop(0).result())
+        if wait:
+            self._seconds += time.perf_counter() - started
+        self._raise_if_blocking()
 
     def _flush(self) -> None:
         if not self._buffer:
@@ -133,6 +158,8 @@ class StreamValidator:
         frame = pa.concat_tables(self._buffer)
         self._buffer, self._buffered = [], 0
         self._run("rows", frame)
+
+    def _raise_if_blocking(self) -> None:
         blocking = [
             i
             for i in self._groups["rows"]
@@ -166,7 +193,9 @@ class StreamValidator:
                 sampled = dict.fromkeys(self._groups["sampled"], sample.num_rows)
         for i in self._groups["rows"]:
             self._results.setdefault(i, [])
+        self._collect(wait=True)
         if self._groups["rows"] and not any(self._results[i] for i in self._groups["rows"]):
             # An empty stream: run the row-wise checks once on zero rows, as `validate` would.
             self._run("rows", _project(self._schema.empty_table(), self._chosen("rows")))
-        return _report(self.table, self._rows, self.expectations, self._results, sampled)
+            self._collect(wait=True)
+        return _report(self.table, self._rows, self.expectations, self._results, sampled, self._seconds)

@@ -14,6 +14,7 @@ Privacy rules never carry `mostly`, so every row is checked against them.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -70,6 +71,7 @@ class ValidationReport:
     table: str
     rows: int
     outcomes: list[Outcome] = field(default_factory=list)
+    seconds: float = 0.0  # wall time spent in Great Expectations
 
     @property
     def blocking_failures(self) -> list[Outcome]:
@@ -187,26 +189,14 @@ def _batch_definition() -> Any:
     return asset.add_batch_definition_whole_dataframe("whole")
 
 
-_preload_lock = threading.Lock()
-
-
-def preload() -> threading.Thread:
-    """Import Great Expectations in the background (≈ 4 s), e.g. while a Prefect server starts."""
-
-    def load() -> None:
-        with _preload_lock:
-            _batch_definition()
-
-    thread = threading.Thread(target=load, name="gx-preload", daemon=True)
-    thread.start()
-    return thread
+_context_lock = threading.Lock()  # GX contexts are not safe to build from two threads at once
 
 
 def run_part(part: Part) -> list[PartResult]:
     """Run one part's expectations with GX; pure of Prefect, so it runs on any worker."""
     from great_expectations.core import ExpectationSuite
 
-    with _preload_lock:
+    with _context_lock:
         definition = _batch_definition()
     # Each expectation carries its place in the suite, so results map back whatever order GX uses.
     tagged = [
@@ -248,6 +238,7 @@ def validate(
     table: str, frame: pa.Table, policy: Policy, map_parts: MapParts | None = None
 ) -> ValidationReport:
     """Validate `frame` (the table plus its audit columns) with the table's suite."""
+    started = time.perf_counter()
     expectations = suite_for(table, policy)
     parts = plan(table, frame, expectations)
     by_index: dict[int, list[PartResult]] = {}
@@ -257,7 +248,7 @@ def validate(
             by_index.setdefault(r.index, []).append(r)
             if ".sampled." in part.name:
                 sampled[r.index] = part.frame.num_rows
-    return _report(table, frame.num_rows, expectations, by_index, sampled)
+    return _report(table, frame.num_rows, expectations, by_index, sampled, time.perf_counter() - started)
 
 
 def _report(
@@ -266,6 +257,7 @@ def _report(
     expectations: Sequence[dict[str, Any]],
     by_index: dict[int, list[PartResult]],
     sampled: dict[int, int],
+    seconds: float = 0.0,
 ) -> ValidationReport:
     outcomes = []
     for i, e in enumerate(expectations):
@@ -283,4 +275,4 @@ def _report(
                 sampled_rows=sampled.get(i),
             )
         )
-    return ValidationReport(table, rows, outcomes)
+    return ValidationReport(table, rows, outcomes, seconds)

@@ -19,6 +19,7 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_link_artifact, create_table_artifact
 from prefect.runtime import flow_run
 
+from stedi import validation_pool
 from stedi.config import RunConfig, is_local
 from stedi.report import RunSummary, StepReport
 from stedi.storage import Landing
@@ -77,7 +78,9 @@ def build_data_docs(config: RunConfig, summary: RunSummary, run_name: str) -> st
     """Render the run's validation results as a Data Docs site in `<lakehouse>/data_docs`; return its URL."""
     target = Landing(config.lakehouse, config.storage_options)  # the lakehouse's filesystem and base path
     with tempfile.TemporaryDirectory(prefix="stedi-data-docs-") as tmp:
-        index = _render_site(summary, run_name, Path(tmp))
+        # Rendering imports GX: in the validation process when it runs, which has it imported.
+        future = validation_pool.submit(_render_site, summary, run_name, Path(tmp))
+        index = future.result() if future is not None else _render_site(summary, run_name, Path(tmp))
         _upload(Path(tmp), target.fs, f"{target.base}/{DATA_DOCS_FOLDER}")
     return _url(config, f"{DATA_DOCS_FOLDER}/{index}")
 

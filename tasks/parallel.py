@@ -13,6 +13,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.context import FlowRunContext
 
+from stedi import validation_pool
 from stedi.ingest.parse import ParsedFile, parse_file
 from stedi.schemas import FEEDS_BY_NAME
 from stedi.storage import Landing
@@ -49,14 +50,18 @@ def on_dask() -> bool:
 
 
 def map_parts(fn: Callable[[Part], list[PartResult]], parts: Sequence[Part]) -> list[list[PartResult]]:
-    """Validate parts on the flow's Dask workers when there are several; else here, one after the other.
+    """Validate parts on the flow's Dask workers when there are several; else in the validation
+    process when it runs (stedi.validation_pool); else here, one after the other.
 
     Thread-pool runs stay serial: GX is not safe to share between threads.
     """
-    if len(parts) < 2 or not on_dask():
+    if len(parts) >= 2 and on_dask():
+        futures = validate_part.map(list(parts))
+        return [f.result() for f in futures]
+    pooled = [validation_pool.submit(fn, p) for p in parts]
+    if any(f is None for f in pooled):
         return [fn(p) for p in parts]
-    futures = validate_part.map(list(parts))
-    return [f.result() for f in futures]
+    return [f.result() for f in pooled if f is not None]
 
 
 def parse_files(

@@ -40,7 +40,7 @@ def publish(
         write["metadata"] = commit_metadata(built_from, counts or {})
     version = lake.write(table, data, **write)
     logger.info("%s: %d rows published as Delta version %d", table, data.num_rows, version)
-    return StepReport(table, version, data.num_rows, dict(counts or {}), report.outcomes)
+    return StepReport(table, version, data.num_rows, dict(counts or {}), report.outcomes, report.seconds)
 
 
 Chunk = tuple[pa.Table, pa.Table]  # (rows to write, the same rows plus audit columns)
@@ -95,4 +95,6 @@ def publish_stream(
     for outcome in report.warnings:
         logger.warning("%s: %s", table, outcome.describe())
     logger.info("%s: %d rows published as Delta version %d", table, validator.rows, version)
-    return StepReport(table, version, validator.rows, dict(counts() if counts else {}), report.outcomes)
+    return StepReport(
+        table, version, validator.rows, dict(counts() if counts else {}), report.outcomes, report.seconds
+    )

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
 
+from stedi import validation_pool
 from stedi.errors import ValidationFailedError
 from stedi.policy import Policy
 from stedi.storage import Lake
@@ -88,3 +90,30 @@ def test_a_failed_stream_leaves_the_previous_version(tmp_path: Path, prefect_har
         write(good, bad)
     assert lake.version("accelerometer_trusted") == version
     assert lake.count("accelerometer_trusted") == 6
+
+
+@pytest.fixture
+def validation_process() -> Iterator[None]:
+    validation_pool.start()
+    yield
+    validation_pool.stop()
+
+
+def test_the_validation_process_gives_the_same_verdicts(validation_process: None) -> None:
+    data = landing_frame(["a@x.t"] * 28 + ["broken", "a@x.t"])
+    stream = StreamValidator("accelerometer_landing", Policy.STRICT, buffer_rows=4)
+    for piece in pieces(data, 3):
+        stream.add(piece)
+    report = stream.finish()
+    in_process = validate("accelerometer_landing", data, Policy.STRICT)
+    assert verdicts(report.outcomes) == verdicts(in_process.outcomes)
+    assert validation_pool.submit(int) is not None  # the parts really went to the process
+
+
+def test_a_blocking_failure_found_in_the_validation_process_raises(validation_process: None) -> None:
+    data = frame(["a@x.t"] * 8 + ["stranger@x.t"], [C] * 9)
+    stream = StreamValidator("accelerometer_trusted", Policy.STRICT, buffer_rows=4)
+    with pytest.raises(ValidationFailedError, match="belongs to a customer_trusted owner"):
+        for piece in pieces(data, 4):
+            stream.add(piece)
+        stream.finish()

@@ -35,11 +35,19 @@ def register(sub: Any) -> None:
         action="store_true",
         help="start the flow even when nothing is new (by default such a run ends at once, without Prefect)",
     )
+    p.add_argument(
+        "--summary-json",
+        metavar="PATH",
+        help="also write the run summary (tables, counts, validation seconds, flow seconds) as JSON",
+    )
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    import json
     import os
+    import time
+    from pathlib import Path
 
     from stedi.config import RunConfig, arm_faults, quiet_prefect_env
     from stedi.prefect_api import TemporaryServer, prefect_api
@@ -54,15 +62,16 @@ def run(args: argparse.Namespace) -> int:
         print(f"nothing new in {config.landing}: every file is ingested and every table is up to date")
         return 0
     arm_faults()
-    from stedi.validation import preload
+    from stedi import validation_pool
 
-    preload()  # overlaps the Great Expectations import with the Prefect import and server start
+    validation_pool.start()  # imports Great Expectations in its own process while Prefect starts
     options = {"landing": args.landing, "lakehouse": args.lakehouse, "policy": args.policy}
     if args.dask:
         from flows.runners import stedi_lakehouse_dask
 
         address = None if args.dask == "local" else args.dask
         with prefect_api(server):
+            started = time.perf_counter()  # the server is up: from here on it is the flow's time
             summary = stedi_lakehouse_dask(
                 **options,
                 full_refresh=args.full_refresh,
@@ -73,8 +82,12 @@ def run(args: argparse.Namespace) -> int:
         from flows.stedi_lakehouse import stedi_lakehouse
 
         with prefect_api(server):
+            started = time.perf_counter()
             summary = stedi_lakehouse(**options, full_refresh=args.full_refresh)
     print(summary.to_text())
+    if args.summary_json:
+        document = {**summary.to_dict(), "flow_s": round(time.perf_counter() - started, 3)}
+        Path(args.summary_json).write_text(json.dumps(document, indent=2, default=str) + "\n")
     return 0
 
 

@@ -1,0 +1,51 @@
+"""Great Expectations in a process of its own, beside the flow.
+
+Importing GX costs ≈ 5 s of CPU and its checks hold the GIL, so in the flow process they add up
+with everything else. One spawned worker process imports GX as soon as a run starts (while the
+flow process imports Prefect and the temporary server boots) and then runs validation parts while
+the flow process parses, joins and writes the next data: the two cores work at the same time.
+Parts travel as Arrow tables (pickled with their buffers); results are small counts.
+
+Without `start()` (unit tests, library use) `submit` returns None and callers validate in-process.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+_pool: ProcessPoolExecutor | None = None
+
+
+def _warm() -> None:
+    from stedi.process import die_with_parent
+    from stedi.validation import _batch_definition
+
+    die_with_parent()  # the flow's process spawned this one from its main thread
+    _batch_definition()
+
+
+def start() -> None:
+    """Start the validation process now (idempotent); its GX import runs in the background."""
+    global _pool
+    if _pool is None:
+        _pool = ProcessPoolExecutor(
+            max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_warm
+        )
+        _pool.submit(int)  # the worker is spawned on the first submit: do it now
+
+
+def submit(fn: Callable[..., T], *args: Any) -> Future[T] | None:
+    """Run `fn(*args)` in the validation process; None when it was not started."""
+    return None if _pool is None else _pool.submit(fn, *args)
+
+
+def stop() -> None:
+    global _pool
+    pool, _pool = _pool, None
+    if pool is not None:
+        pool.shutdown(wait=True, cancel_futures=True)
