@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import importlib.util
 import os
 import socket
@@ -62,7 +63,7 @@ class TemporaryServer:
             [sys.executable, "-m", "uvicorn", "--app-dir", self._app_dir, *_UVICORN_ARGS, str(self.port)],
             env={**self._env, **_SERVER_ENV},
             stdin=subprocess.DEVNULL,
-            preexec_fn=die_with_parent,
+            preexec_fn=functools.partial(die_with_parent, os.getpid()),
         )
         atexit.register(self.stop)  # registered before Prefect is imported, so it runs after Prefect's hooks
         return self

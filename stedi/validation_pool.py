@@ -12,6 +12,7 @@ Without `start()` (unit tests, library use) `submit` returns None and callers va
 from __future__ import annotations
 
 import multiprocessing
+import os
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, TypeVar
@@ -21,11 +22,11 @@ T = TypeVar("T")
 _pool: ProcessPoolExecutor | None = None
 
 
-def _warm() -> None:
+def _warm(parent: int) -> None:
     from stedi.process import die_with_parent
     from stedi.validation import _batch_definition
 
-    die_with_parent()  # the flow's process spawned this one from its main thread
+    die_with_parent(parent)
     _batch_definition()
 
 
@@ -34,7 +35,10 @@ def start() -> None:
     global _pool
     if _pool is None:
         _pool = ProcessPoolExecutor(
-            max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_warm
+            max_workers=1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_warm,
+            initargs=(os.getpid(),),
         )
         _pool.submit(int)  # the worker is spawned on the first submit: do it now
 
