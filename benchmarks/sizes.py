@@ -21,6 +21,7 @@ SEED = 7
 class Size:
     name: str
     readings: int  # accelerometer readings wanted (0: the course data)
+    copies_of: str | None = None  # built as disjoint copies of a smaller size (see `replicate`)
 
     @property
     def customers(self) -> int:
@@ -39,7 +40,7 @@ SIZES = {
         Size("course", 0),
         Size("1m", 1_000_000),
         Size("10m", 10_000_000),
-        Size("100m", 100_000_000),
+        Size("100m", 100_000_000, copies_of="10m"),
     )
 }
 
@@ -71,6 +72,8 @@ def base_landing(size: Size, data: Path) -> Path:
             {"copy": str(source)},
             lambda f: shutil.copytree(source, f, dirs_exist_ok=True),
         )
+    if size.copies_of:
+        return _copies(size, folder, base_landing(SIZES[size.copies_of], data))
     spec = GeneratorSpec(customers=size.customers, seed=SEED, files=FILES)
     return _ensure(folder, asdict(spec), lambda f: generate(f, spec))
 
@@ -78,6 +81,8 @@ def base_landing(size: Size, data: Path) -> Path:
 def extra_landing(size: Size, data: Path) -> Path:
     """One new file per feed with about 1% more customers (another seed, so other file names)."""
     folder = data / size.name / "extra"
+    if size.copies_of:
+        return _copies(size, folder, extra_landing(SIZES[size.copies_of], data))
     spec = GeneratorSpec(customers=size.extra_customers, seed=SEED + 1, files=1)
     return _ensure(folder, asdict(spec), lambda f: generate(f, spec))
 
@@ -91,3 +96,32 @@ def link_tree(source: Path, target: Path) -> int:
         os.link(path, dest)
         count += 1
     return count
+
+
+def _copies(size: Size, folder: Path, origin: Path) -> Path:
+    copies = size.readings // SIZES[str(size.copies_of)].readings
+    spec = {"copies_of": str(origin), "copies": copies}
+    return _ensure(folder, spec, lambda f: replicate(origin, f, copies))
+
+
+# The identity fields of each feed, as the generator writes them (compact JSON).
+_IDENTITIES = (b'"email":"', b'"user":"', b'"serialNumber":"')
+
+
+def replicate(source: Path, target: Path, copies: int) -> None:
+    """`copies` disjoint copies of a generated landing root: copy k prefixes every email, user and
+    serial number with `k<k>.`, so each copy is a population of its own with the same shape.
+
+    Generating 100M readings record by record takes over an hour of one core; copying bytes with
+    the identities rewritten takes minutes. Copy 0 is the source itself (hard links).
+    """
+    for path in sorted(p for p in source.rglob("*.json") if not p.name.startswith(".")):
+        relative = path.relative_to(source)
+        (target / relative).parent.mkdir(parents=True, exist_ok=True)
+        os.link(path, target / relative)
+        data = path.read_bytes()
+        for k in range(1, copies):
+            copy = data
+            for field in _IDENTITIES:
+                copy = copy.replace(field, field + f"k{k}.".encode())
+            (target / relative.with_name(f"{path.stem}-k{k}{path.suffix}")).write_bytes(copy)
