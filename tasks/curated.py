@@ -10,23 +10,31 @@ from stedi.report import StepReport
 from stedi.rules.curated import machine_learning_curated as build_machine_learning_curated
 from stedi.rules.customers import customer_curated
 from stedi.storage import Lake
+from tasks.append import append_customer_curated, append_machine_learning_curated
 from tasks.options import TASK_OPTIONS
 from tasks.publish import publish
+from tasks.state import DerivedState
 
 
 @task(name="customer_trusted_to_curated", **TASK_OPTIONS)
-def customer_trusted_to_curated(config: RunConfig, built_from: str) -> StepReport:
+def customer_trusted_to_curated(config: RunConfig, plan: DerivedState) -> StepReport:
     """customer_trusted -> customer_curated: consenting customers with accelerometer data, one row each."""
+    if plan.appending:
+        return append_customer_curated(config, plan)
     lake = Lake.of(config)
     readings = lake.read("accelerometer_trusted", ["user"])
     result = customer_curated(lake.read("customer_trusted"), readings, config.policy)
     audit = audit_customer_curated(result.table, readings, config.policy)
-    return publish(lake, "customer_curated", result.table, audit, config.policy, result.counts, built_from)
+    return publish(
+        lake, "customer_curated", result.table, audit, config.policy, result.counts, plan.built_from
+    )
 
 
 @task(name="machine_learning_curated", **TASK_OPTIONS)
-def machine_learning_curated(config: RunConfig, built_from: str) -> StepReport:
+def machine_learning_curated(config: RunConfig, plan: DerivedState) -> StepReport:
     """step_trainer_trusted + accelerometer_trusted -> machine_learning_curated, pseudonymised."""
+    if plan.appending:
+        return append_machine_learning_curated(config, plan)
     lake = Lake.of(config)
     salt = subject_salt(config.lakehouse)
     get_run_logger().info("subject_id salt from %s", salt.source)
@@ -38,5 +46,11 @@ def machine_learning_curated(config: RunConfig, built_from: str) -> StepReport:
         salt.value,
     )
     return publish(
-        lake, "machine_learning_curated", result.table, result.table, config.policy, result.counts, built_from
+        lake,
+        "machine_learning_curated",
+        result.table,
+        result.table,
+        config.policy,
+        result.counts,
+        plan.built_from,
     )

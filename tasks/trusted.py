@@ -11,22 +11,30 @@ from stedi.rules.customers import customer_trusted
 from stedi.rules.readings import accelerometer_trusted, step_trainer_trusted
 from stedi.schemas import ACCELEROMETER, CUSTOMER, STEP_TRAINER
 from stedi.storage import Lake
+from tasks.append import append_accelerometer_trusted, append_customer_trusted, append_step_trainer_trusted
 from tasks.options import TASK_OPTIONS
 from tasks.publish import publish
+from tasks.state import DerivedState
 
 
 @task(name="customer_landing_to_trusted", **TASK_OPTIONS)
-def customer_landing_to_trusted(config: RunConfig, built_from: str) -> StepReport:
+def customer_landing_to_trusted(config: RunConfig, plan: DerivedState) -> StepReport:
     """customer_landing -> customer_trusted: customers who consented to research."""
+    if plan.appending:
+        return append_customer_trusted(config, plan)
     lake = Lake.of(config)
     result = customer_trusted(lake.read("customer_landing", CUSTOMER.schema.names), config.policy)
     audit = audit_customer_trusted(result.table, config.policy)
-    return publish(lake, "customer_trusted", result.table, audit, config.policy, result.counts, built_from)
+    return publish(
+        lake, "customer_trusted", result.table, audit, config.policy, result.counts, plan.built_from
+    )
 
 
 @task(name="accelerometer_landing_to_trusted", **TASK_OPTIONS)
-def accelerometer_landing_to_trusted(config: RunConfig, built_from: str) -> StepReport:
+def accelerometer_landing_to_trusted(config: RunConfig, plan: DerivedState) -> StepReport:
     """accelerometer_landing -> accelerometer_trusted: readings of consenting owners."""
+    if plan.appending:
+        return append_accelerometer_trusted(config, plan)
     lake = Lake.of(config)
     customers = lake.read("customer_trusted")
     result = accelerometer_trusted(
@@ -34,13 +42,15 @@ def accelerometer_landing_to_trusted(config: RunConfig, built_from: str) -> Step
     )
     audit = audit_accelerometer_trusted(result.table, customers, config.policy)
     return publish(
-        lake, "accelerometer_trusted", result.table, audit, config.policy, result.counts, built_from
+        lake, "accelerometer_trusted", result.table, audit, config.policy, result.counts, plan.built_from
     )
 
 
 @task(name="step_trainer_landing_to_trusted", **TASK_OPTIONS)
-def step_trainer_landing_to_trusted(config: RunConfig, built_from: str) -> StepReport:
+def step_trainer_landing_to_trusted(config: RunConfig, plan: DerivedState) -> StepReport:
     """step_trainer_landing -> step_trainer_trusted: readings of curated customers' devices."""
+    if plan.appending:
+        return append_step_trainer_trusted(config, plan)
     lake = Lake.of(config)
     curated = lake.read("customer_curated")
     result = step_trainer_trusted(
@@ -51,5 +61,5 @@ def step_trainer_landing_to_trusted(config: RunConfig, built_from: str) -> StepR
     )
     audit = audit_step_trainer_trusted(result.table, curated, config.policy)
     return publish(
-        lake, "step_trainer_trusted", result.table, audit, config.policy, result.counts, built_from
+        lake, "step_trainer_trusted", result.table, audit, config.policy, result.counts, plan.built_from
     )
