@@ -196,13 +196,11 @@ def test_an_append_reports_totals_and_this_runs_rows(
     new_readings = second.rows("accelerometer_landing") - first.rows("accelerometer_landing")
     assert step.counts["readings"] == second.rows("accelerometer_landing")
     assert step.counts["run_readings"] == new_readings
-    assert step.rows - first.rows("accelerometer_trusted") == step.counts["readings"] - (
-        step.counts["of_non_consenting_owners"] + step.counts["before_consent"]
-    ) - first.rows("accelerometer_trusted")
+    run_kept = step.counts["run_readings"] - step.counts["run_of_non_consenting_owners"]
+    assert step.rows - first.rows("accelerometer_trusted") == run_kept - step.counts["run_before_consent"]
     steps = second.step("step_trainer_trusted")
-    assert (
-        steps is not None and steps.counts["run_reclassified"] > 0
-    )  # old step rows of newly curated devices
+    # Old step rows of devices whose owners became curated with this run's readings.
+    assert steps is not None and steps.counts["run_reclassified"] > 0
 
 
 def revoke(root: Path, landing: Path) -> None:

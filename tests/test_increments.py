@@ -60,7 +60,5 @@ def test_absorbed_counts_are_totals_plus_this_runs_counts() -> None:
 
 
 def test_level_counts_are_replaced_not_added() -> None:
-    assert (
-        absorb({"shared_serials": 3, "readings": 1}, {"shared_serials": 4, "readings": 1})["shared_serials"]
-        == 4
-    )
+    totals = absorb({"shared_serials": 3, "readings": 1}, {"shared_serials": 4, "readings": 1})
+    assert (totals["shared_serials"], totals["readings"]) == (4, 2)
