@@ -58,3 +58,19 @@ def test_inside_a_flow_the_secret_block_is_read(prefect_harness: None, tmp_path:
         assert salt_source(str(tmp_path)) == f"Prefect Secret block {SALT_BLOCK}"
     finally:
         Secret.delete(SALT_BLOCK)
+
+
+def test_an_api_url_in_any_prefect_setting_source_is_noticed(tmp_path: Path) -> None:
+    from stedi.config import prefect_api_may_be_configured
+
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    env = {"PREFECT_HOME": str(home)}
+    assert not prefect_api_may_be_configured(env, work)
+    assert prefect_api_may_be_configured({**env, "PREFECT_API_URL": "http://x/api"}, work)
+    (home / "profiles.toml").write_text('[profiles.default]\nPREFECT_API_URL = "http://x/api"\n')
+    assert prefect_api_may_be_configured(env, work)
+    (home / "profiles.toml").unlink()
+    (work / "prefect.toml").write_text('[api]\nurl = "http://x/api"\n')
+    assert prefect_api_may_be_configured(env, work)
