@@ -76,12 +76,14 @@ class Lake:
         return {str(p) for p in actions.column("path").to_pylist()}
 
     def dataset(self, table: str, version: int | None = None) -> pads.Dataset:
-        """A pyarrow dataset of a table version whose fragments carry the files' min/max statistics."""
-        dt = self.delta(table, version)
-        if is_local(self.root):
-            path = self.uri(table).removeprefix("file://")
-            return dt.to_pyarrow_dataset(filesystem=pafs.SubTreeFileSystem(path, pafs.LocalFileSystem()))
-        return dt.to_pyarrow_dataset()
+        """A pyarrow dataset of a table version whose fragments carry the files' min/max statistics.
+
+        Files are read through Arrow's own filesystems, never deltalake's Python one: that one
+        can abort the interpreter at exit, and it cannot be used while a Delta write is running
+        (a stream being written from another table's scan would panic in deltalake's runtime).
+        """
+        fs, path = _filesystem(self.uri(table), self.storage_options)
+        return self.delta(table, version).to_pyarrow_dataset(filesystem=pafs.SubTreeFileSystem(path, fs))
 
     def scan(
         self,
@@ -116,11 +118,12 @@ class Lake:
     ) -> Iterator[pa.RecordBatch]:
         """Stream a table's record batches, optionally filtered, in an abort-safe way (FACTS.md).
 
-        Local tables are scanned with threads through Arrow's own filesystem; remote ones through
-        deltalake's filesystem without threads. Filters on clustered columns skip whole files.
+        The table version is resolved now, so the batches can feed a Delta write (the scan itself is
+        pure Arrow). Local tables are scanned with threads, remote ones without. Filters on
+        clustered columns skip whole files.
         """
         data = self.dataset(table, version)
-        yield from data.to_batches(columns=columns, filter=where, use_threads=is_local(self.root))
+        return iter(data.to_batches(columns=columns, filter=where, use_threads=is_local(self.root)))
 
     def count(self, table: str) -> int:
         dt = self.delta(table)

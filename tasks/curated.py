@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from prefect import get_run_logger, task
 
 from stedi.audit import audit_customer_curated
+from stedi.batching import chunked
 from stedi.config import RunConfig, subject_salt
 from stedi.report import StepReport
 from stedi.rules.curated import machine_learning_curated as build_machine_learning_curated
@@ -16,13 +19,23 @@ from tasks.publish import publish
 from tasks.state import DerivedState
 
 
+def distinct_users(lake: Lake) -> pa.Table:
+    """The distinct `user` values of accelerometer_trusted, streamed: memory bounded by the customers."""
+    seen = [
+        pc.unique(chunk["user"].combine_chunks())
+        for chunk in chunked(lake.batches("accelerometer_trusted", ["user"]))
+    ]
+    users = pc.unique(pa.concat_arrays(seen)) if seen else pa.array([], pa.string())
+    return pa.table({"user": users})
+
+
 @task(name="customer_trusted_to_curated", **TASK_OPTIONS)
 def customer_trusted_to_curated(config: RunConfig, plan: DerivedState) -> StepReport:
     """customer_trusted -> customer_curated: consenting customers with accelerometer data, one row each."""
     if plan.appending:
         return append_customer_curated(config, plan)
     lake = Lake.of(config)
-    readings = lake.read("accelerometer_trusted", ["user"])
+    readings = distinct_users(lake)
     result = customer_curated(lake.read("customer_trusted"), readings, config.policy)
     audit = audit_customer_curated(result.table, readings, config.policy)
     return publish(

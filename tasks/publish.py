@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import pyarrow as pa
@@ -61,6 +61,7 @@ def publish_stream(
     policy: Policy,
     counts: Callable[[], dict[str, int]] | None = None,
     built_from: str | None = None,
+    commit_counts: Mapping[str, int] | None = None,
     **write: Any,
 ) -> StepReport:
     """Write-audit-publish for a stream: validate each chunk as it is written, commit once at the end.
@@ -68,7 +69,8 @@ def publish_stream(
     Memory stays at one chunk plus one validation buffer. A blocking failure (found in a buffer,
     or in the end-of-stream checks, which run before the stream ends) aborts the write before its
     commit, so the previous version stays current. `counts` is called after the stream is consumed,
-    so the chunks' generator can fill it in as it goes.
+    so the chunks' generator can fill it in as it goes. `commit_counts`, when known before the
+    stream (a counting pass), go into the commit as `publish` puts them: later runs read them there.
     """
     logger = get_run_logger()
     validator = StreamValidator(table, policy, map_parts=map_parts)
@@ -90,7 +92,7 @@ def publish_stream(
     if built_from is not None:
         # The commit's info is fixed before the stream is read: the rule's counts are in the run
         # report (StepReport) but not in the commit, unlike `publish`.
-        write["metadata"] = commit_metadata(built_from, {})
+        write["metadata"] = commit_metadata(built_from, commit_counts or {})
     reader = pa.RecordBatchReader.from_batches(schema, batches())
     try:
         version = lake.write(table, reader, **write)

@@ -8,7 +8,7 @@ touch anything an older customer record decided.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -91,3 +91,12 @@ def absorb(
         totals[moved_from] = totals.get(moved_from, 0) - reclassified
     run = {f"{RUN_PREFIX}{k}": v for k, v in delta.items() if k not in LEVEL_COUNTS}
     return totals | run | {f"{RUN_PREFIX}reclassified": reclassified}
+
+
+def add_counts(parts: Iterable[Mapping[str, int]]) -> dict[str, int]:
+    """The counts of a rule run over a table in chunks: added up, except the whole-table ones."""
+    total: dict[str, int] = {}
+    for part in parts:
+        for key, value in part.items():
+            total[key] = value if key in LEVEL_COUNTS else total.get(key, 0) + value
+    return total

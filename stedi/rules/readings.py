@@ -26,8 +26,10 @@ def consent_lookup(
     return lookup(readings[column], keys.combine_chunks(), customers[CONSENT].combine_chunks(), normalise)
 
 
-def accelerometer_trusted(readings: pa.Table, trusted: pa.Table, policy: Policy) -> RuleResult:
-    """Readings of consenting owners; under `strict` only those taken at or after consent."""
+def accelerometer_decision(
+    readings: pa.Table, trusted: pa.Table, policy: Policy
+) -> tuple[pa.ChunkedArray, dict[str, int]]:
+    """Which readings accelerometer_trusted keeps, and the counts; needs only `user` and `timestamp`."""
     consent = consent_lookup(readings, "user", trusted, "email", policy)
     owned = pc.is_valid(consent)
     if policy is Policy.UDACITY:
@@ -37,13 +39,18 @@ def accelerometer_trusted(readings: pa.Table, trusted: pa.Table, policy: Policy)
         after = pc.fill_null(pc.greater_equal(readings["timestamp"], consent), False)
         keep = after
         before = int(pc.sum(owned).as_py() or 0) - int(pc.sum(after).as_py() or 0)
-    kept = readings.filter(keep).select(ACCELEROMETER.schema.names)
     counts = {
         "readings": readings.num_rows,
         "of_non_consenting_owners": readings.num_rows - int(pc.sum(owned).as_py() or 0),
         "before_consent": before,
     }
-    return RuleResult(kept, counts)
+    return keep, counts
+
+
+def accelerometer_trusted(readings: pa.Table, trusted: pa.Table, policy: Policy) -> RuleResult:
+    """Readings of consenting owners; under `strict` only those taken at or after consent."""
+    keep, counts = accelerometer_decision(readings, trusted, policy)
+    return RuleResult(readings.filter(keep).select(ACCELEROMETER.schema.names), counts)
 
 
 def device_owners(customers: pa.Table) -> tuple[pa.Table, pa.Array]:
