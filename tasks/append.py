@@ -191,7 +191,7 @@ def append_machine_learning_curated(config: RunConfig, plan: DerivedState) -> St
     table = pa.concat_tables(joined)
     counts = {
         "step_readings": lake.count("step_trainer_trusted"),
-        "rows": base_counts(lake, "machine_learning_curated", base).get("rows", 0) + table.num_rows,
+        "rows": lake.count("machine_learning_curated") + table.num_rows,
         "run_rows": table.num_rows,
         "run_step_readings": steps.num_rows,
     }

@@ -18,7 +18,12 @@ from stedi.config import RunConfig
 from stedi.report import StepReport
 from stedi.rules.customers import customer_trusted
 from stedi.rules.increments import add_counts
-from stedi.rules.readings import accelerometer_decision, accelerometer_trusted, step_trainer_trusted
+from stedi.rules.readings import (
+    accelerometer_decision,
+    accelerometer_trusted,
+    device_owners,
+    step_trainer_trusted,
+)
 from stedi.schemas import ACCELEROMETER, CUSTOMER, STEP_TRAINER
 from stedi.storage import Lake
 from tasks.append import append_accelerometer_trusted, append_customer_trusted, append_step_trainer_trusted
@@ -52,7 +57,10 @@ def accelerometer_landing_to_trusted(config: RunConfig, plan: DerivedState) -> S
     # metadata is fixed before the stream of rows starts.
     counts = add_counts(
         accelerometer_decision(chunk, customers, policy)[1]
-        for chunk in chunked(lake.batches("accelerometer_landing", ["user", "timestamp"]))
+        for chunk in chunked(
+            lake.batches("accelerometer_landing", ["user", "timestamp"]),
+            pa.schema([ACCELEROMETER.schema.field("user"), ACCELEROMETER.schema.field("timestamp")]),
+        )
     )
 
     # Opened here, not in the generator: the generator runs inside the Delta write, where opening
@@ -60,7 +68,7 @@ def accelerometer_landing_to_trusted(config: RunConfig, plan: DerivedState) -> S
     source = lake.batches("accelerometer_landing", ACCELEROMETER.schema.names)
 
     def chunks() -> Iterator[tuple[pa.Table, pa.Table]]:
-        for chunk in chunked(source):
+        for chunk in chunked(source, ACCELEROMETER.schema):
             kept = accelerometer_trusted(chunk, customers, policy).table
             yield kept, audit_accelerometer_trusted(kept, customers, policy)
 
@@ -80,16 +88,17 @@ def step_trainer_landing_to_trusted(config: RunConfig, plan: DerivedState) -> St
     customers = lake.read("customer_landing", CUSTOMER.schema.names)
     policy = config.policy
     names = STEP_TRAINER.schema.names
+    owners = device_owners(customers)  # once, not per chunk: it sorts every customer record
     counts = add_counts(
-        step_trainer_trusted(chunk, customers, curated, policy).counts
-        for chunk in chunked(lake.batches("step_trainer_landing", names))
+        step_trainer_trusted(chunk, customers, curated, policy, owners).counts
+        for chunk in chunked(lake.batches("step_trainer_landing", names), STEP_TRAINER.schema)
     )
 
     source = lake.batches("step_trainer_landing", names)  # opened before the write, as above
 
     def chunks() -> Iterator[tuple[pa.Table, pa.Table]]:
-        for chunk in chunked(source):
-            kept = step_trainer_trusted(chunk, customers, curated, policy).table
+        for chunk in chunked(source, STEP_TRAINER.schema):
+            kept = step_trainer_trusted(chunk, customers, curated, policy, owners).table
             yield kept, audit_step_trainer_trusted(kept, curated, policy)
 
     return publish_stream(

@@ -68,16 +68,23 @@ def device_owners(customers: pa.Table) -> tuple[pa.Table, pa.Array]:
 
 
 def step_trainer_trusted(
-    steps: pa.Table, customers: pa.Table, curated: pa.Table, policy: Policy
+    steps: pa.Table,
+    customers: pa.Table,
+    curated: pa.Table,
+    policy: Policy,
+    ownership: tuple[pa.Table, pa.Array] | None = None,
 ) -> RuleResult:
-    """Readings of curated customers' devices (strict: attributable devices, at or after consent)."""
+    """Readings of curated customers' devices (strict: attributable devices, at or after consent).
+
+    `ownership` is `device_owners(customers)` when the caller already has it (a stream of chunks).
+    """
     if policy is Policy.UDACITY:
         keep = pc.is_in(steps["serialNumber"], value_set=curated["serialNumber"].combine_chunks())
         kept = steps.filter(keep).select(STEP_TRAINER.schema.names)
         return RuleResult(
             kept, {"readings": steps.num_rows, "not_of_curated_devices": steps.num_rows - kept.num_rows}
         )
-    owners, shared_serials = device_owners(customers)
+    owners, shared_serials = ownership or device_owners(customers)
     curated_keys = normalise_email(curated["email"]).combine_chunks()
     consent_by_key = curated[CONSENT].combine_chunks()
     owner_consent = lookup(owners[KEY], curated_keys, consent_by_key)
