@@ -10,6 +10,9 @@ new fingerprint and the build it extends. A step whose table already carries the
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -45,6 +48,22 @@ def absorbed(lake: Lake, table: str, plan: DerivedState) -> StepReport | None:
     return StepReport(table, lake.version(table), lake.count(table), counts_from(info), [])
 
 
+AppendStep = Callable[[RunConfig, DerivedState], StepReport]
+
+
+def unless_absorbed(table: str) -> Callable[[AppendStep], AppendStep]:
+    """Run an append step only if its table has not absorbed this run's landing rows yet."""
+
+    def wrap(step: AppendStep) -> AppendStep:
+        @functools.wraps(step)
+        def run(config: RunConfig, plan: DerivedState) -> StepReport:
+            return absorbed(Lake.of(config), table, plan) or step(config, plan)
+
+        return run
+
+    return wrap
+
+
 def _append(
     lake: Lake,
     table: str,
@@ -63,12 +82,10 @@ def _gained(lake: Lake, table: str, plan: DerivedState, columns: list[str] | Non
     return new_rows(lake, table, base_version(lake, table, plan.base), columns)
 
 
+@unless_absorbed("customer_trusted")
 def append_customer_trusted(config: RunConfig, plan: DerivedState) -> StepReport:
     """customer_trusted gains the new consenting customers (existing ones are unchanged, as planned)."""
     lake = Lake.of(config)
-    done = absorbed(lake, "customer_trusted", plan)
-    if done:
-        return done
     result = customer_trusted(lake.read("customer_landing", CUSTOMER.schema.names), config.policy)
     stored = lake.read("customer_trusted")
     known = customer_keys(stored, config.policy)
@@ -79,12 +96,10 @@ def append_customer_trusted(config: RunConfig, plan: DerivedState) -> StepReport
     return _append(lake, "customer_trusted", added, audit, config, counts, plan)
 
 
+@unless_absorbed("accelerometer_trusted")
 def append_accelerometer_trusted(config: RunConfig, plan: DerivedState) -> StepReport:
     """New readings of consenting owners, plus old readings of customers who are new in customer_trusted."""
     lake = Lake.of(config)
-    done = absorbed(lake, "accelerometer_trusted", plan)
-    if done:
-        return done
     customers = lake.read("customer_trusted")
     new_keys = customer_keys(_gained(lake, "customer_trusted", plan), config.policy)
     version = plan.source_version("accelerometer_landing")
@@ -98,12 +113,10 @@ def append_accelerometer_trusted(config: RunConfig, plan: DerivedState) -> StepR
     return _append(lake, "accelerometer_trusted", result.table, audit, config, counts, plan)
 
 
+@unless_absorbed("customer_curated")
 def append_customer_curated(config: RunConfig, plan: DerivedState) -> StepReport:
     """customer_curated gains the consenting customers whose first trusted readings arrived."""
     lake = Lake.of(config)
-    done = absorbed(lake, "customer_curated", plan)
-    if done:
-        return done
     trusted = lake.read("customer_trusted")
     stored = lake.read("customer_curated")
     readings = _gained(lake, "accelerometer_trusted", plan, ["user"])
@@ -136,12 +149,10 @@ def _newly_curated_serials(lake: Lake, customers: pa.Table, plan: DerivedState, 
     return owned["serialNumber"].combine_chunks()
 
 
+@unless_absorbed("step_trainer_trusted")
 def append_step_trainer_trusted(config: RunConfig, plan: DerivedState) -> StepReport:
     """New step readings of curated devices, plus old readings of newly curated customers' devices."""
     lake = Lake.of(config)
-    done = absorbed(lake, "step_trainer_trusted", plan)
-    if done:
-        return done
     customers = lake.read("customer_landing", CUSTOMER.schema.names)
     curated = lake.read("customer_curated")
     serials = _newly_curated_serials(lake, customers, plan, config.policy)
@@ -165,12 +176,10 @@ def _at_times(lake: Lake, table: str, version: int, column: str, times: pa.Array
     return lake.scan(table, filter=wanted, version=version)
 
 
+@unless_absorbed("machine_learning_curated")
 def append_machine_learning_curated(config: RunConfig, plan: DerivedState) -> StepReport:
     """New step rows with every trusted reading of their time, and old step rows with the new readings."""
     lake = Lake.of(config)
-    done = absorbed(lake, "machine_learning_curated", plan)
-    if done:
-        return done
     base = str(plan.base)
     curated = lake.read("customer_curated")
     salt = subject_salt(config.lakehouse).value
