@@ -63,11 +63,11 @@ def stedi_lakehouse(
         derived = plan_derived_tables(config, full_refresh)
         if derived.stale:
             steps += [
-                customer_landing_to_trusted(config, derived.built_from),
-                accelerometer_landing_to_trusted(config, derived.built_from),
-                customer_trusted_to_curated(config, derived.built_from),
-                step_trainer_landing_to_trusted(config, derived.built_from),
-                machine_learning_curated(config, derived.built_from),
+                customer_landing_to_trusted(config, derived),
+                accelerometer_landing_to_trusted(config, derived),
+                customer_trusted_to_curated(config, derived),
+                step_trainer_landing_to_trusted(config, derived),
+                machine_learning_curated(config, derived),
             ]
         else:
             steps += describe_derived_tables(config)
@@ -77,5 +77,5 @@ def stedi_lakehouse(
     )
     publish_validation_artifacts(config, summary)
     get_run_logger().info("run complete: %s", summary.funnel())
-    privacy_report(config)
+    privacy_report(config, summary)
     return summary

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 from deltalake import CommitProperties, DeltaTable, QueryBuilder, write_deltalake
 from deltalake.exceptions import CommitFailedError, SchemaMismatchError, TableNotFoundError
@@ -69,6 +70,45 @@ class Lake:
         schema = pa.schema(dt.schema().to_arrow())
         return result.cast(pa.schema([schema.field(c) for c in result.column_names]))
 
+    def files(self, table: str, version: int | None = None) -> set[str]:
+        """The data files (paths relative to the table root) of a table version."""
+        actions = self.delta(table, version).get_add_actions(flatten=True)
+        return {str(p) for p in actions.column("path").to_pylist()}
+
+    def dataset(self, table: str, version: int | None = None) -> pads.Dataset:
+        """A pyarrow dataset of a table version whose fragments carry the files' min/max statistics.
+
+        Files are read through Arrow's own filesystems, never deltalake's Python one: that one
+        can abort the interpreter at exit, and it cannot be used while a Delta write is running
+        (a stream being written from another table's scan would panic in deltalake's runtime).
+        """
+        fs, path = _filesystem(self.uri(table), self.storage_options)
+        return self.delta(table, version).to_pyarrow_dataset(filesystem=pafs.SubTreeFileSystem(path, fs))
+
+    def scan(
+        self,
+        table: str,
+        columns: list[str] | None = None,
+        filter: pc.Expression | None = None,
+        files: Collection[str] | None = None,
+        version: int | None = None,
+    ) -> pa.Table:
+        """Rows of a table version matching `filter`, from `files` only when given.
+
+        Files whose statistics rule the filter out are not opened. Threads only with the local
+        filesystem: the threaded scan through deltalake's filesystem can abort at exit (FACTS.md).
+        """
+        data = self.dataset(table, version)
+        if files is not None:
+            wanted = set(files)
+            fragments = [f for f in data.get_fragments() if f.path in wanted]
+            data = pads.FileSystemDataset(fragments, data.schema, data.format, data.filesystem)
+        return data.to_table(columns=columns, filter=filter, use_threads=is_local(self.root))
+
+    def history(self, table: str) -> list[dict[str, object]]:
+        """Every commit's info of `table`, newest first (empty when the table does not exist)."""
+        return [dict(h) for h in self.delta(table).history()] if self.exists(table) else []
+
     def batches(
         self,
         table: str,
@@ -78,17 +118,12 @@ class Lake:
     ) -> Iterator[pa.RecordBatch]:
         """Stream a table's record batches, optionally filtered, in an abort-safe way (FACTS.md).
 
-        Local tables are scanned with threads through Arrow's own filesystem; remote ones through
-        deltalake's filesystem without threads. Filters on clustered columns skip whole files.
+        The table version is resolved now, so the batches can feed a Delta write (the scan itself is
+        pure Arrow). Local tables are scanned with threads, remote ones without. Filters on
+        clustered columns skip whole files.
         """
-        dt = self.delta(table, version)
-        if is_local(self.root):
-            path = self.uri(table).removeprefix("file://")
-            fs = pafs.SubTreeFileSystem(path, pafs.LocalFileSystem())
-            yield from dt.to_pyarrow_dataset(filesystem=fs).to_batches(columns=columns, filter=where)
-        else:
-            dataset = dt.to_pyarrow_dataset()
-            yield from dataset.to_batches(columns=columns, filter=where, use_threads=False)
+        data = self.dataset(table, version)
+        return iter(data.to_batches(columns=columns, filter=where, use_threads=is_local(self.root)))
 
     def count(self, table: str) -> int:
         dt = self.delta(table)

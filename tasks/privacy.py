@@ -11,9 +11,10 @@ from prefect.artifacts import create_markdown_artifact
 
 from stedi.config import RunConfig, subject_salt
 from stedi.policy import Policy
-from stedi.privacy.report import PrivacyReport, erasure_stages, funnels
+from stedi.privacy.report import PrivacyReport, erasure_stages, funnels, run_funnels
 from stedi.privacy.tables import ERASURE_LOG_SCHEMA
 from stedi.privacy.tombstones import read_tombstones
+from stedi.report import RunSummary
 from stedi.schemas import ACCELEROMETER, CUSTOMER, STEP_TRAINER, Feed
 from stedi.storage import Lake
 from tasks.options import TASK_OPTIONS
@@ -34,11 +35,20 @@ def last_ingest(lake: Lake) -> datetime | None:
     return value if isinstance(value, datetime) else None
 
 
-def build_privacy_report(lake: Lake, policy: Policy, since: datetime | None) -> PrivacyReport:
-    """The funnels of the landing tables under `policy` and the erasures after `since`."""
-    customers, accel, steps = funnels(
-        _landing(lake, CUSTOMER), _landing(lake, ACCELEROMETER), _landing(lake, STEP_TRAINER), policy
-    )
+def build_privacy_report(
+    lake: Lake, policy: Policy, since: datetime | None, summary: RunSummary | None = None
+) -> PrivacyReport:
+    """The funnels under `policy` and the erasures after `since`.
+
+    With a run's `summary` the reading funnels come from its reports (the rules' counts) and only the
+    customer records are read; without one (the CLI) all three landing tables are read and the rules run.
+    """
+    if summary is not None:
+        customers, accel, steps = run_funnels(_landing(lake, CUSTOMER), summary)
+    else:
+        customers, accel, steps = funnels(
+            _landing(lake, CUSTOMER), _landing(lake, ACCELEROMETER), _landing(lake, STEP_TRAINER), policy
+        )
     log = lake.read(ERASURE_LOG) if lake.exists(ERASURE_LOG) else ERASURE_LOG_SCHEMA.empty_table()
     tombstones = read_tombstones(lake)
     stale = tombstones.stale(subject_salt(lake.root).value) if len(tombstones) else 0
@@ -72,9 +82,9 @@ def previous_pipeline_run() -> datetime | None:
 
 
 @task(name="privacy_report", **TASK_OPTIONS)
-def privacy_report(config: RunConfig) -> PrivacyReport:
+def privacy_report(config: RunConfig, summary: RunSummary | None = None) -> PrivacyReport:
     """Publish the run's privacy report (counts only) as the `stedi-privacy-report` artifact."""
-    report = build_privacy_report(Lake.of(config), config.policy, previous_pipeline_run())
+    report = build_privacy_report(Lake.of(config), config.policy, previous_pipeline_run(), summary)
     create_markdown_artifact(
         report.to_markdown(), key="stedi-privacy-report", description="STEDI privacy report (counts only)"
     )

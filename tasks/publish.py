@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import pyarrow as pa
@@ -25,11 +25,14 @@ def publish(
     policy: Policy,
     counts: dict[str, int] | None = None,
     built_from: str | None = None,
+    base: str | None = None,
     **write: Any,
 ) -> StepReport:
     """Validate `audit` (the table plus audit columns); on success commit `data`, else raise.
 
     A blocking failure raises before anything is written, so the previous version stays current.
+    `base` marks an append: the build it extends goes into the commit, and the report gives the
+    table's total rows rather than the rows appended.
     """
     logger = get_run_logger()
     report = validate(table, audit, policy, map_parts=map_parts)
@@ -37,10 +40,14 @@ def publish(
         logger.warning("%s: %s", table, outcome.describe())
     report.raise_if_blocking()
     if built_from is not None:
-        write["metadata"] = commit_metadata(built_from, counts or {})
+        write["metadata"] = commit_metadata(built_from, counts or {}, base)
+    if base is not None:
+        write["mode"] = "append"
     version = lake.write(table, data, **write)
-    logger.info("%s: %d rows published as Delta version %d", table, data.num_rows, version)
-    return StepReport(table, version, data.num_rows, dict(counts or {}), report.outcomes, report.seconds)
+    verb = "appended" if base is not None else "published"
+    logger.info("%s: %d rows %s as Delta version %d", table, data.num_rows, verb, version)
+    rows = lake.count(table) if base is not None else data.num_rows
+    return StepReport(table, version, rows, dict(counts or {}), report.outcomes, report.seconds)
 
 
 Chunk = tuple[pa.Table, pa.Table]  # (rows to write, the same rows plus audit columns)
@@ -54,6 +61,7 @@ def publish_stream(
     policy: Policy,
     counts: Callable[[], dict[str, int]] | None = None,
     built_from: str | None = None,
+    commit_counts: Mapping[str, int] | None = None,
     **write: Any,
 ) -> StepReport:
     """Write-audit-publish for a stream: validate each chunk as it is written, commit once at the end.
@@ -61,7 +69,8 @@ def publish_stream(
     Memory stays at one chunk plus one validation buffer. A blocking failure (found in a buffer,
     or in the end-of-stream checks, which run before the stream ends) aborts the write before its
     commit, so the previous version stays current. `counts` is called after the stream is consumed,
-    so the chunks' generator can fill it in as it goes.
+    so the chunks' generator can fill it in as it goes. `commit_counts`, when known before the
+    stream (a counting pass), go into the commit as `publish` puts them: later runs read them there.
     """
     logger = get_run_logger()
     validator = StreamValidator(table, policy, map_parts=map_parts)
@@ -81,9 +90,8 @@ def publish_stream(
             raise
 
     if built_from is not None:
-        # The commit's info is fixed before the stream is read: the rule's counts are in the run
-        # report (StepReport) but not in the commit, unlike `publish`.
-        write["metadata"] = commit_metadata(built_from, {})
+        # The commit's info is fixed before the stream is read: only counts known up front go in.
+        write["metadata"] = commit_metadata(built_from, commit_counts or {})
     reader = pa.RecordBatchReader.from_batches(schema, batches())
     try:
         version = lake.write(table, reader, **write)

@@ -6,6 +6,7 @@ Also: two runs started at once on the same lakehouse finish without duplicates.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -129,3 +130,68 @@ def test_two_runs_at_once_never_duplicate(
         _, err = run.communicate(timeout=300)
         assert run.returncode == 0, err[-2000:]
     assert content(tmp_path) == reference
+
+
+# An incremental run that appends to the derived tables, killed between its commits: the rerun skips
+# the tables that already absorbed the new rows and appends to the others, exactly once.
+APPEND_KILL_POINTS = [
+    "after_commit:customer_trusted",
+    "after_commit:accelerometer_trusted",
+    "after_commit:step_trainer_trusted",
+    "before_commit:machine_learning_curated",
+]
+
+
+@pytest.fixture(scope="module")
+def growing(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two files per feed with disjoint customers: the first is the base, the second arrives later."""
+    root = tmp_path_factory.mktemp("growing")
+    generate(root, GeneratorSpec(customers=50, seed=13, files=2, newer_record_share=0, shared_device_share=0))
+    return root
+
+
+def split_landing(source: Path, target: Path, part: int | None) -> Path:
+    """`target` with the first file of every feed (part 0) or all of them (None)."""
+    for feed in ("customer", "accelerometer", "step_trainer"):
+        files = sorted((source / feed / "landing").glob("*.json"))
+        (target / feed / "landing").mkdir(parents=True, exist_ok=True)
+        for f in files if part is None else files[: part + 1]:
+            shutil.copy2(f, target / feed / "landing" / f.name)
+    return target
+
+
+@pytest.fixture(scope="module")
+def grown_reference(
+    growing: Path, tmp_path_factory: pytest.TempPathFactory, api_env: dict[str, str]
+) -> Tables:
+    root = tmp_path_factory.mktemp("grown-reference")
+    assert stedi_run(split_landing(growing, root / "landing", None), root / "lake", api_env).returncode == 0
+    return content(root / "lake")
+
+
+@pytest.fixture(scope="module")
+def base_lake(growing: Path, tmp_path_factory: pytest.TempPathFactory, api_env: dict[str, str]) -> Path:
+    root = tmp_path_factory.mktemp("base")
+    assert stedi_run(split_landing(growing, root / "landing", 0), root / "lake", api_env).returncode == 0
+    return root / "lake"
+
+
+@pytest.mark.parametrize("point", APPEND_KILL_POINTS)
+def test_killed_between_appends_then_rerun_appends_exactly_once(
+    point: str,
+    growing: Path,
+    base_lake: Path,
+    tmp_path: Path,
+    api_env: dict[str, str],
+    grown_reference: Tables,
+) -> None:
+    from stedi.state import BASE
+    from stedi.storage import Lake
+
+    lake = tmp_path / "lake"
+    shutil.copytree(base_lake, lake)
+    landing = split_landing(growing, tmp_path / "landing", None)
+    killed = stedi_run(landing, lake, {**api_env, "STEDI_FAULT_KILL_AT": point})
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    assert_rerun_recovers(landing, lake, api_env, grown_reference)
+    assert BASE in Lake(str(lake), {}).commit_info("machine_learning_curated")  # the rerun appended

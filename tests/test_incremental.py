@@ -119,3 +119,113 @@ def test_full_refresh_rebuilds_the_same_tables(source: Path, tmp_path: Path, pre
     assert all(
         (after[t] or 0) > (first_versions[t] or 0) for t in ("customer_landing", "machine_learning_curated")
     )
+
+
+# --- The append path: new landing rows are appended to the derived tables when no customer record
+# changes a decision about old rows; otherwise the tables are rebuilt. Either way they equal a
+# one-shot build of the same files.
+
+
+@pytest.fixture(scope="module")
+def parts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three files per feed with disjoint customers, no later records and no shared devices."""
+    root = tmp_path_factory.mktemp("parts")
+    generate(root, GeneratorSpec(customers=45, seed=11, files=3, newer_record_share=0, shared_device_share=0))
+    return root
+
+
+def part_files(root: Path, feed: str, part: int | None = None) -> list[Path]:
+    files = sorted((root / feed / "landing").glob("*.json"))
+    return files if part is None else [files[part]]
+
+
+def appended(lakehouse: Path) -> bool:
+    """Whether the last build of the derived tables extended an earlier one (the append path)."""
+    from stedi.state import BASE
+    from stedi.storage import Lake
+
+    return BASE in Lake(str(lakehouse), {}).commit_info("machine_learning_curated")
+
+
+# Which files each run adds: (customer, accelerometer, step_trainer) parts, None for all of a feed.
+SCENARIOS = {
+    # new customers who consent, with their readings and step readings
+    "new_customers": [(0, 0, 0), (1, 1, 1), (2, 2, 2)],
+    # step readings first: customers become curated when their accelerometer readings arrive later
+    "steps_before_readings": [(None, 0, None), (None, 1, None), (None, 2, None)],
+    "steps_after_readings": [(None, None, 0), (None, None, 1), (None, None, 2)],
+    # readings first: customers who consent later own older readings and step readings
+    "customers_after_readings": [(0, None, None), (1, None, None), (2, None, None)],
+}
+
+
+def add_parts(root: Path, landing: Path, wanted: tuple[int | None, ...]) -> None:
+    for feed, part in zip(("customer", "accelerometer", "step_trainer"), wanted, strict=True):
+        files = [f for f in part_files(root, feed, part) if not (landing / f.relative_to(root)).exists()]
+        copy_files(files, root, landing)
+
+
+@pytest.mark.parametrize("policy", ["strict", "udacity"])
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_new_landing_rows_are_appended_and_equal_a_one_shot_build(
+    scenario: str, policy: str, parts: Path, tmp_path: Path, prefect_harness: None
+) -> None:
+    landing = empty_landing(tmp_path / "landing")
+    lake = tmp_path / "incremental"
+    for k, wanted in enumerate(SCENARIOS[scenario]):
+        add_parts(parts, landing, wanted)
+        summary = run(landing, lake, policy=policy)
+        assert appended(lake) == (k > 0)
+    one_shot = empty_landing(tmp_path / "one-shot-landing")
+    copy_files(files_of(parts), parts, one_shot)
+    reference = run(one_shot, tmp_path / "one-shot", policy=policy)
+    assert content(lake) == content(tmp_path / "one-shot")
+    assert summary.funnel() == reference.funnel()
+
+
+def test_an_append_reports_totals_and_this_runs_rows(
+    parts: Path, tmp_path: Path, prefect_harness: None
+) -> None:
+    landing = empty_landing(tmp_path / "landing")
+    add_parts(parts, landing, (None, 0, None))
+    first = run(landing, tmp_path / "lake")
+    add_parts(parts, landing, (None, 1, None))
+    second = run(landing, tmp_path / "lake")
+    step = second.step("accelerometer_trusted")
+    assert step is not None
+    new_readings = second.rows("accelerometer_landing") - first.rows("accelerometer_landing")
+    assert step.counts["readings"] == second.rows("accelerometer_landing")
+    assert step.counts["run_readings"] == new_readings
+    run_kept = step.counts["run_readings"] - step.counts["run_of_non_consenting_owners"]
+    assert step.rows - first.rows("accelerometer_trusted") == run_kept - step.counts["run_before_consent"]
+    steps = second.step("step_trainer_trusted")
+    # Old step rows of devices whose owners became curated with this run's readings.
+    assert steps is not None and steps.counts["run_reclassified"] > 0
+
+
+def revoke(root: Path, landing: Path) -> None:
+    """A later customer file: the newest record of the first consenting customer withdraws consent."""
+    records = [json.loads(x) for x in part_files(root, "customer", 0)[0].read_text().splitlines()]
+    person = next(r for r in records if r.get("shareWithResearchAsOfDate"))
+    later = dict(person, lastUpdateDate=person["lastUpdateDate"] + 1, shareWithResearchAsOfDate=None)
+    (landing / "customer" / "landing" / "revocation.json").write_text(json.dumps(later) + "\n")
+
+
+@pytest.mark.parametrize(("policy", "appends"), [("strict", False), ("udacity", True)])
+def test_a_revocation_in_a_later_file_rebuilds_under_strict(
+    policy: str, appends: bool, parts: Path, tmp_path: Path, prefect_harness: None
+) -> None:
+    """strict: the revocation removes old rows, so the tables are rebuilt; udacity keys on any consenting
+    record, so the revocation changes nothing and the run appends."""
+    landing = empty_landing(tmp_path / "landing")
+    copy_files(files_of(parts), parts, landing)
+    run(landing, tmp_path / "lake", policy=policy)
+    before = content(tmp_path / "lake")
+    revoke(parts, landing)
+    run(landing, tmp_path / "lake", policy=policy)
+    assert appended(tmp_path / "lake") == appends
+    run(landing, tmp_path / "one-shot", policy=policy)
+    after = content(tmp_path / "one-shot")
+    assert content(tmp_path / "lake") == after
+    changed = after["machine_learning_curated"] != before["machine_learning_curated"]
+    assert changed == (policy == "strict")

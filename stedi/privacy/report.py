@@ -5,6 +5,7 @@ Counts only, computed with the same rules that build the tables, so it is safe t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -12,6 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from stedi.policy import Policy
+from stedi.report import RunSummary
 from stedi.rules.customers import customer_curated, customer_trusted, latest_customer_records
 from stedi.rules.keys import normalise_email
 from stedi.rules.readings import accelerometer_trusted, step_trainer_trusted
@@ -54,18 +56,12 @@ class PrivacyReport:
         return "\n".join(out)
 
 
-def funnels(
-    customers: pa.Table, readings: pa.Table, steps: pa.Table, policy: Policy
-) -> tuple[list[Stage], list[Stage], list[Stage]]:
-    """Customer, accelerometer and step-trainer funnels of the landing tables under `policy`."""
+def customer_stages(customers: pa.Table, with_readings: int) -> list[Stage]:
+    """Customer records -> customers -> ever consented -> latest record consents -> with readings."""
     keys = normalise_email(customers["email"])
     consented = customers.filter(pc.is_valid(customers["shareWithResearchAsOfDate"]))
     latest = latest_customer_records(customers)
-    trusted = customer_trusted(customers, policy).table
-    accel = accelerometer_trusted(readings, trusted, policy)
-    curated = customer_curated(trusted, accel.table, policy).table
-    step = step_trainer_trusted(steps, customers, curated, policy)
-    customer_stages = [
+    return [
         ("records", customers.num_rows),
         ("customers", len(pc.unique(keys))),
         ("ever consented", len(pc.unique(normalise_email(consented["email"])))),
@@ -73,22 +69,70 @@ def funnels(
             "latest record consents",
             int(pc.sum(pc.is_valid(latest["shareWithResearchAsOfDate"])).as_py() or 0),
         ),
-        ("with readings (customer_curated)", curated.num_rows),
+        ("with readings (customer_curated)", with_readings),
     ]
-    accel_stages = [
-        ("total", readings.num_rows),
-        ("of non-consenting owners", accel.counts["of_non_consenting_owners"]),
-        ("before consent", accel.counts["before_consent"]),
-        ("trusted", accel.table.num_rows),
+
+
+def reading_stages(total: int, counts: Mapping[str, int], trusted: int, steps: bool) -> list[Stage]:
+    """Readings from landing to trusted, from the counts of the rule that built the trusted table."""
+    if not steps:
+        return [
+            ("total", total),
+            ("of non-consenting owners", counts.get("of_non_consenting_owners", 0)),
+            ("before consent", counts.get("before_consent", 0)),
+            ("trusted", trusted),
+        ]
+    return [
+        ("total", total),
+        ("of unattributable devices", counts.get("of_unattributable_devices", 0)),
+        ("not of curated devices", counts.get("not_of_curated_devices", 0)),
+        ("before consent", counts.get("before_consent", 0)),
+        ("trusted", trusted),
     ]
-    step_stages = [
-        ("total", steps.num_rows),
-        ("of unattributable devices", step.counts.get("of_unattributable_devices", 0)),
-        ("not of curated devices", step.counts.get("not_of_curated_devices", 0)),
-        ("before consent", step.counts.get("before_consent", 0)),
-        ("trusted", step.table.num_rows),
-    ]
-    return customer_stages, accel_stages, step_stages
+
+
+Funnels = tuple[list[Stage], list[Stage], list[Stage]]
+
+
+def funnels(customers: pa.Table, readings: pa.Table, steps: pa.Table, policy: Policy) -> Funnels:
+    """Customer, accelerometer and step-trainer funnels of the landing tables under `policy`."""
+    trusted = customer_trusted(customers, policy).table
+    accel = accelerometer_trusted(readings, trusted, policy)
+    curated = customer_curated(trusted, accel.table, policy).table
+    step = step_trainer_trusted(steps, customers, curated, policy)
+    return (
+        customer_stages(customers, curated.num_rows),
+        reading_stages(readings.num_rows, accel.counts, accel.table.num_rows, steps=False),
+        reading_stages(steps.num_rows, step.counts, step.table.num_rows, steps=True),
+    )
+
+
+def run_funnels(customers: pa.Table, summary: RunSummary) -> Funnels:
+    """The same funnels from a run's reports: only the (small) customer records are read again.
+
+    The trusted tables' commits carry their rule's counts over every landing row (totals, also
+    after an append), so the reading funnels need no pass over the readings.
+    """
+    return (
+        customer_stages(customers, summary.rows("customer_curated")),
+        reading_stages(
+            summary.rows("accelerometer_landing"),
+            _counts(summary, "accelerometer_trusted"),
+            summary.rows("accelerometer_trusted"),
+            steps=False,
+        ),
+        reading_stages(
+            summary.rows("step_trainer_landing"),
+            _counts(summary, "step_trainer_trusted"),
+            summary.rows("step_trainer_trusted"),
+            steps=True,
+        ),
+    )
+
+
+def _counts(summary: RunSummary, table: str) -> dict[str, int]:
+    step = summary.step(table)
+    return dict(step.counts) if step else {}
 
 
 def erasure_stages(erasure_log: pa.Table, tombstones: int, stale: int, since: datetime | None) -> list[Stage]:

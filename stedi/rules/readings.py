@@ -26,8 +26,10 @@ def consent_lookup(
     return lookup(readings[column], keys.combine_chunks(), customers[CONSENT].combine_chunks(), normalise)
 
 
-def accelerometer_trusted(readings: pa.Table, trusted: pa.Table, policy: Policy) -> RuleResult:
-    """Readings of consenting owners; under `strict` only those taken at or after consent."""
+def accelerometer_decision(
+    readings: pa.Table, trusted: pa.Table, policy: Policy
+) -> tuple[pa.ChunkedArray, dict[str, int]]:
+    """Which readings accelerometer_trusted keeps, and the counts; needs only `user` and `timestamp`."""
     consent = consent_lookup(readings, "user", trusted, "email", policy)
     owned = pc.is_valid(consent)
     if policy is Policy.UDACITY:
@@ -37,13 +39,18 @@ def accelerometer_trusted(readings: pa.Table, trusted: pa.Table, policy: Policy)
         after = pc.fill_null(pc.greater_equal(readings["timestamp"], consent), False)
         keep = after
         before = int(pc.sum(owned).as_py() or 0) - int(pc.sum(after).as_py() or 0)
-    kept = readings.filter(keep).select(ACCELEROMETER.schema.names)
     counts = {
         "readings": readings.num_rows,
         "of_non_consenting_owners": readings.num_rows - int(pc.sum(owned).as_py() or 0),
         "before_consent": before,
     }
-    return RuleResult(kept, counts)
+    return keep, counts
+
+
+def accelerometer_trusted(readings: pa.Table, trusted: pa.Table, policy: Policy) -> RuleResult:
+    """Readings of consenting owners; under `strict` only those taken at or after consent."""
+    keep, counts = accelerometer_decision(readings, trusted, policy)
+    return RuleResult(readings.filter(keep).select(ACCELEROMETER.schema.names), counts)
 
 
 def device_owners(customers: pa.Table) -> tuple[pa.Table, pa.Array]:
@@ -61,16 +68,23 @@ def device_owners(customers: pa.Table) -> tuple[pa.Table, pa.Array]:
 
 
 def step_trainer_trusted(
-    steps: pa.Table, customers: pa.Table, curated: pa.Table, policy: Policy
+    steps: pa.Table,
+    customers: pa.Table,
+    curated: pa.Table,
+    policy: Policy,
+    ownership: tuple[pa.Table, pa.Array] | None = None,
 ) -> RuleResult:
-    """Readings of curated customers' devices (strict: attributable devices, at or after consent)."""
+    """Readings of curated customers' devices (strict: attributable devices, at or after consent).
+
+    `ownership` is `device_owners(customers)` when the caller already has it (a stream of chunks).
+    """
     if policy is Policy.UDACITY:
         keep = pc.is_in(steps["serialNumber"], value_set=curated["serialNumber"].combine_chunks())
         kept = steps.filter(keep).select(STEP_TRAINER.schema.names)
         return RuleResult(
             kept, {"readings": steps.num_rows, "not_of_curated_devices": steps.num_rows - kept.num_rows}
         )
-    owners, shared_serials = device_owners(customers)
+    owners, shared_serials = ownership or device_owners(customers)
     curated_keys = normalise_email(curated["email"]).combine_chunks()
     consent_by_key = curated[CONSENT].combine_chunks()
     owner_consent = lookup(owners[KEY], curated_keys, consent_by_key)

@@ -1,0 +1,102 @@
+"""What an append of new landing rows may assume: pure checks and count arithmetic for the append path.
+
+The derived tables can absorb new landing rows by appending only when no decision about an old row
+changes. Old readings are decided by the customer records (consent, revocation, device ownership), so
+the customer side is compared before and after; new customers are allowed as long as they do not
+touch anything an older customer record decided.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from stedi.policy import Policy
+from stedi.rules.customers import KEY, customer_trusted, latest_customer_records
+from stedi.rules.keys import lookup, normalise_email
+
+# Counts that describe the customer records as a whole rather than add up over readings.
+LEVEL_COUNTS = frozenset({"shared_serials"})
+# Counts of what one run did; never carried into the next run's totals.
+RUN_PREFIX = "run_"
+
+
+def _sorted(table: pa.Table) -> pa.Table:
+    return table.sort_by([(c, "ascending") for c in table.column_names])
+
+
+def customer_change(old: pa.Table, new: pa.Table, policy: Policy) -> str | None:
+    """Why the customer records `new` (a superset of `old`) change a decision about old rows; None if not.
+
+    strict: every existing customer's latest record must be unchanged, and no new customer may name
+    a device an existing customer named (that would change or share its ownership).
+    udacity: no new consenting record for an email that already had one (its curated row could change).
+    """
+    if policy is Policy.UDACITY:
+        before = customer_trusted(old, policy).table
+        after = customer_trusted(new, policy).table
+        known = pc.is_in(after["email"], value_set=before["email"].combine_chunks())
+        if int(pc.sum(known).as_py() or 0) != before.num_rows:
+            return "a consenting customer got another consenting record"
+        return None
+    latest_old = latest_customer_records(old)
+    latest_new = latest_customer_records(new)
+    old_keys = latest_old[KEY].combine_chunks()
+    existing = latest_new.filter(pc.is_in(latest_new[KEY], value_set=old_keys))
+    if not _sorted(existing).equals(_sorted(latest_old)):
+        return "an existing customer's latest record changed (consent, revocation or device)"
+    added = latest_new.filter(pc.invert(pc.is_in(latest_new[KEY], value_set=old_keys)))
+    old_serials = pc.drop_null(latest_old["serialNumber"]).combine_chunks()
+    if pc.any(pc.is_in(added["serialNumber"], value_set=old_serials)).as_py():
+        return "a new customer names a device an existing customer named"
+    return None
+
+
+def rows_of(column: pa.ChunkedArray | pa.Array, keys: pa.Array, normalise: bool) -> pa.ChunkedArray:
+    """True where a value of `column` (a user or a serial) is one of `keys`; by dictionary, so cheap."""
+    found = lookup(column, keys, pa.array([True] * len(keys), pa.bool_()), normalise=normalise)
+    return pc.fill_null(found, False)
+
+
+def key_column(customers: pa.Table, policy: Policy) -> pa.ChunkedArray:
+    """Per customer row, its key under the policy."""
+    return customers["email"] if policy is Policy.UDACITY else normalise_email(customers["email"])
+
+
+def customer_keys(customers: pa.Table, policy: Policy) -> pa.Array:
+    """The distinct keys readings are matched on: the email (udacity) or the normalised email (strict)."""
+    return pc.unique(key_column(customers, policy).combine_chunks())
+
+
+def absorb(
+    base: Mapping[str, int],
+    delta: Mapping[str, int],
+    reclassified: int = 0,
+    moved_from: str = "",
+    total: str = "readings",
+) -> dict[str, int]:
+    """The table's totals after an append, plus this run's own counts under `run_` names.
+
+    `delta` is the rule's counts over the rows this run looked at: the new landing rows and
+    `reclassified` old rows that a new customer now decides. Those old rows were counted before,
+    under `moved_from`, and stay in `total` once.
+    """
+    totals = {k: v for k, v in base.items() if not k.startswith(RUN_PREFIX)}
+    for key, value in delta.items():
+        totals[key] = value if key in LEVEL_COUNTS else totals.get(key, 0) + value
+    if reclassified:
+        totals[total] = totals.get(total, 0) - reclassified
+        totals[moved_from] = totals.get(moved_from, 0) - reclassified
+    run = {f"{RUN_PREFIX}{k}": v for k, v in delta.items() if k not in LEVEL_COUNTS}
+    return totals | run | {f"{RUN_PREFIX}reclassified": reclassified}
+
+
+def add_counts(parts: Iterable[Mapping[str, int]]) -> dict[str, int]:
+    """The counts of a rule run over a table in chunks: added up, except the whole-table ones."""
+    total: dict[str, int] = {}
+    for part in parts:
+        for key, value in part.items():
+            total[key] = value if key in LEVEL_COUNTS else total.get(key, 0) + value
+    return total
