@@ -84,7 +84,15 @@ def extra_landing(size: Size, data: Path) -> Path:
     if size.copies_of:
         return _copies(size, folder, extra_landing(SIZES[size.copies_of], data))
     spec = GeneratorSpec(customers=size.extra_customers, seed=SEED + 1, files=1)
-    return _ensure(folder, asdict(spec), lambda f: generate(f, spec))
+
+    def build(target: Path) -> None:
+        # The generator numbers emails from 0 for every seed, so another seed repeats some base
+        # customers' emails: prefixed, the new files hold new customers only, as the 1% step intends.
+        generate(target, spec)
+        for path in target.rglob("*.json"):
+            path.write_bytes(_prefixed(path.read_bytes(), "new."))
+
+    return _ensure(folder, {**asdict(spec), "identities": "new."}, build)
 
 
 def link_tree(source: Path, target: Path) -> int:
@@ -100,7 +108,7 @@ def link_tree(source: Path, target: Path) -> int:
 
 def _copies(size: Size, folder: Path, origin: Path) -> Path:
     copies = size.readings // SIZES[str(size.copies_of)].readings
-    spec = {"copies_of": str(origin), "copies": copies}
+    spec = {"copies_of": str(origin), "copies": copies, "origin": (origin / ".spec").read_text()}
     return _ensure(folder, spec, lambda f: replicate(origin, f, copies))
 
 
@@ -121,7 +129,12 @@ def replicate(source: Path, target: Path, copies: int) -> None:
         os.link(path, target / relative)
         data = path.read_bytes()
         for k in range(1, copies):
-            copy = data
-            for field in _IDENTITIES:
-                copy = copy.replace(field, field + f"k{k}.".encode())
+            copy = _prefixed(data, f"k{k}.")
             (target / relative.with_name(f"{path.stem}-k{k}{path.suffix}")).write_bytes(copy)
+
+
+def _prefixed(data: bytes, prefix: str) -> bytes:
+    """NDJSON with every email, user and serial number prefixed: another population, same shape."""
+    for field in _IDENTITIES:
+        data = data.replace(field, field + prefix.encode())
+    return data
