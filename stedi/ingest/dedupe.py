@@ -37,7 +37,10 @@ def _string_hashes(values: list[str | None]) -> np.ndarray:
 
 def _column_hash(column: pa.ChunkedArray) -> np.ndarray:
     parts = []
-    for chunk in column.chunks:
+    # One chunk per column: strings are hashed once per distinct value of the whole group, not per
+    # Arrow block (a 1M-row group parsed from NDJSON has hundreds of blocks).
+    chunks = [column.combine_chunks()] if column.num_chunks > 1 else column.chunks
+    for chunk in chunks:
         valid = pc.is_valid(chunk).to_numpy(zero_copy_only=False)
         if pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type):
             encoded = chunk.dictionary_encode()
@@ -88,37 +91,3 @@ def from_ids(ids: pa.Array | pa.ChunkedArray) -> Hashes:
     words = np.frombuffer(array.buffers()[1], dtype=np.uint64, count=2 * len(array), offset=array.offset * 16)
     pairs = words.reshape(-1, 2)
     return pairs[:, 0].copy(), pairs[:, 1].copy()
-
-
-def first_occurrences(hashes: Hashes) -> np.ndarray:
-    """Boolean mask: True for the first row of every distinct record."""
-    import pandas as pd
-
-    h1, h2 = hashes
-    candidates: np.ndarray = pd.Series(h1).duplicated(keep=False).to_numpy()
-    mask = np.ones(len(h1), dtype=bool)
-    if candidates.any():
-        rows = np.flatnonzero(candidates)
-        later = pd.DataFrame({"a": h1[rows], "b": h2[rows]}).duplicated(keep="first").to_numpy()
-        mask[rows[later]] = False
-    return mask
-
-
-def already_present(hashes: Hashes, existing: Hashes) -> np.ndarray:
-    """Boolean mask: True where the record is among `existing`."""
-    import pandas as pd
-
-    h1, h2 = hashes
-    e1, e2 = existing
-    if len(e1) == 0 or len(h1) == 0:
-        return np.zeros(len(h1), dtype=bool)
-    candidates: np.ndarray = pd.Series(h1).isin(pd.Series(e1)).to_numpy()
-    if not candidates.any():
-        return candidates
-    rows = np.flatnonzero(candidates)
-    relevant = pd.Series(e1).isin(pd.Series(h1[rows])).to_numpy()
-    known = pd.MultiIndex.from_arrays([e1[relevant], e2[relevant]])
-    hit = pd.MultiIndex.from_arrays([h1[rows], h2[rows]]).isin(known)
-    out = np.zeros(len(h1), dtype=bool)
-    out[rows[hit]] = True
-    return out
