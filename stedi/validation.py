@@ -257,6 +257,16 @@ def validate(
             by_index.setdefault(r.index, []).append(r)
             if ".sampled." in part.name:
                 sampled[r.index] = part.frame.num_rows
+    return _report(table, frame.num_rows, expectations, by_index, sampled)
+
+
+def _report(
+    table: str,
+    rows: int,
+    expectations: Sequence[dict[str, Any]],
+    by_index: dict[int, list[PartResult]],
+    sampled: dict[int, int],
+) -> ValidationReport:
     outcomes = []
     for i, e in enumerate(expectations):
         kwargs = e.get("kwargs", {})
@@ -273,4 +283,4 @@ def validate(
                 sampled_rows=sampled.get(i),
             )
         )
-    return ValidationReport(table, frame.num_rows, outcomes)
+    return ValidationReport(table, rows, outcomes)

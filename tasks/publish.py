@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import pyarrow as pa
@@ -11,6 +12,7 @@ from stedi.policy import Policy
 from stedi.report import StepReport
 from stedi.state import commit_metadata
 from stedi.storage import Lake
+from stedi.stream_validation import StreamValidator
 from stedi.validation import validate
 from tasks.parallel import map_parts
 
@@ -39,3 +41,58 @@ def publish(
     version = lake.write(table, data, **write)
     logger.info("%s: %d rows published as Delta version %d", table, data.num_rows, version)
     return StepReport(table, version, data.num_rows, dict(counts or {}), report.outcomes)
+
+
+Chunk = tuple[pa.Table, pa.Table]  # (rows to write, the same rows plus audit columns)
+
+
+def publish_stream(
+    lake: Lake,
+    table: str,
+    chunks: Iterable[Chunk],
+    schema: pa.Schema,
+    policy: Policy,
+    counts: Callable[[], dict[str, int]] | None = None,
+    built_from: str | None = None,
+    **write: Any,
+) -> StepReport:
+    """Write-audit-publish for a stream: validate each chunk as it is written, commit once at the end.
+
+    Memory stays at one chunk plus one validation buffer. A blocking failure (found in a buffer,
+    or in the end-of-stream checks, which run before the stream ends) aborts the write before its
+    commit, so the previous version stays current. `counts` is called after the stream is consumed,
+    so the chunks' generator can fill it in as it goes.
+    """
+    logger = get_run_logger()
+    validator = StreamValidator(table, policy, map_parts=map_parts)
+    report_box: list[Any] = []
+    failure: list[BaseException] = []
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        try:
+            for data, audit in chunks:
+                validator.add(audit)
+                yield from data.cast(schema).to_batches()
+            report = validator.finish()
+            report.raise_if_blocking()  # still inside the stream: nothing is committed
+            report_box.append(report)
+        except BaseException as exc:
+            failure.append(exc)  # deltalake wraps it in a DeltaError: keep the original for the caller
+            raise
+
+    if built_from is not None:
+        # The commit's info is fixed before the stream is read: the rule's counts are in the run
+        # report (StepReport) but not in the commit, unlike `publish`.
+        write["metadata"] = commit_metadata(built_from, {})
+    reader = pa.RecordBatchReader.from_batches(schema, batches())
+    try:
+        version = lake.write(table, reader, **write)
+    except Exception:
+        if failure:
+            raise failure[0] from None
+        raise
+    report = report_box[0]
+    for outcome in report.warnings:
+        logger.warning("%s: %s", table, outcome.describe())
+    logger.info("%s: %d rows published as Delta version %d", table, validator.rows, version)
+    return StepReport(table, version, validator.rows, dict(counts() if counts else {}), report.outcomes)
