@@ -103,7 +103,9 @@ def ingest_feed(config: RunConfig, feed: Feed, run_id: str, full_refresh: bool =
         quarantine_predicate = f"feed = '{feed.name}'"
         if plan.missing:
             quarantine_predicate += f" AND source_file NOT IN {sql_in(plan.missing)}"
-        run = _Plan(seen, plan.missing if exists else [], None, {"predicate": None}, quarantine_predicate, changed)
+        run = _Plan(
+            seen, plan.missing if exists else [], None, {"predicate": None}, quarantine_predicate, changed
+        )
     elif plan.new or not exists:  # a feed without files still gets its (empty) table
         names = [f.path for f in plan.new]
         run = _Plan(
@@ -167,18 +169,24 @@ def _ingest(
     def final_counts() -> dict[str, int]:
         """Called once the stream has ended: the quarantine is complete then."""
         if tally.final is None:
-            quarantine = pa.concat_tables(tally.quarantine) if tally.quarantine else QUARANTINE_SCHEMA.empty_table()
+            quarantine = (
+                pa.concat_tables(tally.quarantine) if tally.quarantine else QUARANTINE_SCHEMA.empty_table()
+            )
             if len(tombstones):
                 quarantine, erased_lines = drop_erased_lines(quarantine, tombstones, salt)
                 tally.erased += erased_lines
             tally.final = quarantine
         reasons = Counter(tally.final["reason_code"].to_pylist())
-        return counts | {
-            "rows_new": tally.rows,
-            "rows_deduplicated": tally.deduplicated,
-            "rows_of_erased_subjects": tally.erased,
-            "rows_quarantined": tally.final.num_rows,
-        } | {f"quarantined_{reason}": n for reason, n in sorted(reasons.items())}
+        return (
+            counts
+            | {
+                "rows_new": tally.rows,
+                "rows_deduplicated": tally.deduplicated,
+                "rows_of_erased_subjects": tally.erased,
+                "rows_quarantined": tally.final.num_rows,
+            }
+            | {f"quarantined_{reason}": n for reason, n in sorted(reasons.items())}
+        )
 
     main = publish_stream(
         lake, table, chunks(), feed.landing_schema, config.policy, final_counts, **run.write
@@ -214,7 +222,9 @@ def _kept_rows(lake: Lake, feed: Feed, files: list[str], known: SeenIds) -> Iter
     """On a rebuild, the rows of vanished files stay: stream them from the current table."""
     if not files:
         return
-    for batch in lake.batches(feed.landing_table, feed.landing_schema.names, pc.field("_source_file").isin(files)):
+    for batch in lake.batches(
+        feed.landing_table, feed.landing_schema.names, pc.field("_source_file").isin(files)
+    ):
         known.add(from_ids(batch.column("_record_id")))
         yield pa.Table.from_batches([batch]).cast(feed.landing_schema)
 

@@ -54,6 +54,7 @@ def publish_stream(
     policy: Policy,
     counts: Callable[[], dict[str, int]] | None = None,
     built_from: str | None = None,
+    audit_schema: pa.Schema | None = None,
     **write: Any,
 ) -> StepReport:
     """Write-audit-publish for a stream: validate each chunk as it is written, commit once at the end.
@@ -64,7 +65,8 @@ def publish_stream(
     so the chunks' generator can fill it in as it goes.
     """
     logger = get_run_logger()
-    validator = StreamValidator(table, policy, map_parts=map_parts)
+    # The schema lets an empty stream (a feed without files) still be validated and create its table.
+    validator = StreamValidator(table, policy, schema=audit_schema or schema, map_parts=map_parts)
     report_box: list[Any] = []
     failure: list[BaseException] = []
 

@@ -10,9 +10,9 @@ import numpy as np
 import pyarrow as pa
 
 from stedi.ingest.dedupe import record_hashes, to_ids
-from stedi.ingest.seen import SeenIds, keep_new
 from stedi.ingest.ledger import FileOutcome, SeenFile
 from stedi.ingest.parse import ParsedFile
+from stedi.ingest.seen import SeenIds, keep_new
 from stedi.schemas import QUARANTINE_SCHEMA, Feed
 
 

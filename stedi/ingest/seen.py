@@ -158,7 +158,7 @@ class SeenIds:
 
 def _tier(run: tuple[np.ndarray, np.ndarray]) -> int:
     """Size tier of a run: runs within a factor FAN_IN of each other share a tier."""
-    return int(len(run[0])).bit_length() // FAN_IN.bit_length()
+    return len(run[0]).bit_length() // FAN_IN.bit_length()
 
 
 def _merge_all(runs: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
