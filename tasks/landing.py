@@ -8,9 +8,10 @@ them; a changed file rebuilds its feed, so the table always equals a one-shot bu
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pyarrow as pa
@@ -19,12 +20,12 @@ from prefect import get_run_logger, task
 
 from stedi.config import RunConfig, subject_salt
 from stedi.ingest.dedupe import from_ids
-from stedi.ingest.ledger import FileOutcome, SeenFile, latest_entries, log_rows, plan_ingest
-from stedi.ingest.lineage import ParsedLanding, build_group
+from stedi.ingest.ledger import SeenFile, latest_entries, log_rows, plan_ingest
+from stedi.ingest.lineage import ParsedLanding
 from stedi.ingest.parse import parse_file
 from stedi.ingest.seen import SeenIds
-from stedi.ingest.stream import group_files, read_ahead
-from stedi.privacy.tombstones import drop_erased, drop_erased_lines, read_tombstones
+from stedi.ingest.stream import Tally, group_files, landing_groups
+from stedi.privacy.tombstones import Tombstones, drop_erased, drop_erased_lines, read_tombstones
 from stedi.report import StepReport
 from stedi.schemas import ACCELEROMETER, CUSTOMER, QUARANTINE_SCHEMA, STEP_TRAINER, Feed
 from stedi.storage import Lake, Landing, LandingFile, sql_in
@@ -39,22 +40,6 @@ def _read(landing: Landing, feed: Feed, file: SeenFile, full_path: str) -> Parse
 
 def _content_hash(landing: Landing, full_path: str) -> str:
     return hashlib.sha256(landing.read_bytes(full_path)).hexdigest()
-
-
-@dataclass
-class _Tally:
-    """What the stream saw, filled in while it runs: per-file outcomes, quarantine rows, counts."""
-
-    outcomes: list[FileOutcome] = field(default_factory=list)
-    quarantine: list[pa.Table] = field(default_factory=list)
-    rows: int = 0
-    erased: int = 0
-    groups: int = 0
-    final: pa.Table | None = None  # the quarantine rows once the stream has ended
-
-    @property
-    def deduplicated(self) -> int:
-        return sum(o.deduplicated for o in self.outcomes)
 
 
 @dataclass(frozen=True)
@@ -122,6 +107,15 @@ def ingest_feed(config: RunConfig, feed: Feed, run_id: str, full_refresh: bool =
     return _ingest(config, lake, landing, feed, listed, run, counts, run_id, ingested_at)
 
 
+@dataclass
+class _FeedTally(Tally):
+    """The stream's tally plus what this task adds: rows written, rows of erased subjects, quarantine."""
+
+    rows: int = 0
+    erased: int = 0
+    final: pa.Table | None = None  # the quarantine rows, once the stream has ended
+
+
 def _ingest(
     config: RunConfig,
     lake: Lake,
@@ -135,65 +129,47 @@ def _ingest(
 ) -> list[StepReport]:
     """Stream the planned files into one commit of the landing table, then quarantine and ingest log."""
     logger = get_run_logger()
-    table = feed.landing_table
     tombstones = read_tombstones(lake)
     salt = subject_salt(config.lakehouse).value if len(tombstones) else b""
-    tally = _Tally()
+    tally = _FeedTally()
     known = SeenIds(expected=sum(f.size for f in run.files) // 64)
     if run.known_except is not None:
-        _load_known(lake, table, run.known_except, known)
+        _load_known(lake, feed.landing_table, run.known_except, known)
 
-    def drop(rows: pa.Table) -> pa.Table:
-        if not len(tombstones):
-            return rows
-        kept, erased = drop_erased(feed, rows, tombstones, salt)
-        tally.erased += erased
-        return kept
+    def drop_erased_rows(rows: pa.Table) -> pa.Table:
+        if len(tombstones):
+            rows, erased = drop_erased(feed, rows, tombstones, salt)
+            tally.erased += erased
+        tally.rows += rows.num_rows
+        return rows
 
     def chunks() -> Iterator[tuple[pa.Table, pa.Table]]:
-        for kept in _kept_rows(lake, feed, run.keep_rows_of, known):
-            rows = drop(kept)
-            tally.rows += rows.num_rows
-            yield rows, rows
         groups = group_files(run.files, lambda f: f.size)
         parsed = ([_read(landing, feed, f, listed[f.path].path) for f in g] for g in groups)
-        for files in read_ahead(parsed):
-            batch = build_group(feed, files, ingested_at, known)
-            tally.outcomes += batch.outcomes
-            tally.quarantine.append(batch.quarantine)
-            tally.groups += 1
-            rows = drop(batch.rows)
-            tally.rows += rows.num_rows
+        new = landing_groups(feed, parsed, ingested_at, known, tally)
+        for rows in itertools.chain(_kept_rows(lake, feed, run.keep_rows_of, known), new):
+            rows = drop_erased_rows(rows)
             yield rows, rows
 
     def final_counts() -> dict[str, int]:
-        """Called once the stream has ended: the quarantine is complete then."""
-        if tally.final is None:
-            quarantine = (
-                pa.concat_tables(tally.quarantine) if tally.quarantine else QUARANTINE_SCHEMA.empty_table()
-            )
-            if len(tombstones):
-                quarantine, erased_lines = drop_erased_lines(quarantine, tombstones, salt)
-                tally.erased += erased_lines
-            tally.final = quarantine
-        reasons = Counter(tally.final["reason_code"].to_pylist())
+        """Called once the stream has ended, when the quarantine is complete."""
+        quarantine = _final_quarantine(tally, tombstones, salt)
+        reasons = Counter(quarantine["reason_code"].to_pylist())
         return (
             counts
             | {
                 "rows_new": tally.rows,
                 "rows_deduplicated": tally.deduplicated,
                 "rows_of_erased_subjects": tally.erased,
-                "rows_quarantined": tally.final.num_rows,
+                "rows_quarantined": quarantine.num_rows,
             }
             | {f"quarantined_{reason}": n for reason, n in sorted(reasons.items())}
         )
 
     main = publish_stream(
-        lake, table, chunks(), feed.landing_schema, config.policy, final_counts, **run.write
+        lake, feed.landing_table, chunks(), feed.landing_schema, config.policy, final_counts, **run.write
     )
-    final_counts()
-    quarantine = tally.final
-    assert quarantine is not None
+    quarantine = _final_quarantine(tally, tombstones, salt)
     if tally.erased:
         logger.info("%s: %d rows of erased subjects dropped", feed.name, tally.erased)
     reasons = Counter(quarantine["reason_code"].to_pylist())
@@ -209,6 +185,19 @@ def _ingest(
     )  # fmt: skip
     lake.write("ingest_log", log_rows(tally.outcomes, run_id, ingested_at), mode="append")
     return [_with_total(lake, main), _with_total(lake, bad)]
+
+
+def _final_quarantine(tally: _FeedTally, tombstones: Tombstones, salt: bytes) -> pa.Table:
+    """The stream's quarantine rows without lines of erased subjects (computed once)."""
+    if tally.final is None:
+        quarantine = (
+            pa.concat_tables(tally.quarantine) if tally.quarantine else QUARANTINE_SCHEMA.empty_table()
+        )
+        if len(tombstones):
+            quarantine, erased_lines = drop_erased_lines(quarantine, tombstones, salt)
+            tally.erased += erased_lines
+        tally.final = quarantine
+    return tally.final
 
 
 def _load_known(lake: Lake, table: str, exclude: list[str], known: SeenIds) -> None:

@@ -38,11 +38,20 @@ class Batch:
         return sum(o.deduplicated for o in self.outcomes)
 
 
+def repeat_string(value: str, n: int) -> pa.Array:
+    """`value` n times as a string array, built from its buffers (pa.repeat takes ~0.4 s per 1M rows)."""
+    data = value.encode("utf-8")
+    if n * len(data) >= 2**31:  # beyond 32-bit offsets: let Arrow chunk it
+        return pa.repeat(pa.scalar(value, pa.string()), n)
+    offsets = np.arange(n + 1, dtype=np.int32) * np.int32(len(data))
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data * n))
+
+
 def with_lineage(feed: Feed, parsed: ParsedFile, source_file: str, ingested_at: datetime) -> pa.Table:
     """The file's rows stamped with their file and ingest time (`_record_id` is added by `build_group`)."""
     rows = parsed.rows
     n = rows.num_rows
-    rows = rows.append_column("_source_file", pa.repeat(pa.scalar(source_file, pa.string()), n))
+    rows = rows.append_column("_source_file", repeat_string(source_file, n))
     stamp = pa.scalar(ingested_at, pa.timestamp("us", tz="UTC"))
     return rows.append_column("_ingested_at", pa.repeat(stamp, n))
 
@@ -78,8 +87,11 @@ def build_group(feed: Feed, files: Sequence[ParsedLanding], ingested_at: datetim
     columns = [rows.column(n) for n in rows.column_names]
     position = rows.schema.get_field_index("_source_file")
     columns.insert(position, pa.chunked_array([to_ids(hashes)]))
-    table = pa.Table.from_arrays(columns, schema=feed.landing_schema)
-    kept = table if keep.all() else table.filter(pa.array(keep))  # no copy when nothing is dropped
+    if not keep.all():  # no copy when nothing is dropped
+        # Column by column: Table.filter first aligns the columns' differing chunk layouts (5x slower).
+        mask = pa.array(keep)
+        columns = [c.filter(mask) for c in columns]
+    kept = pa.Table.from_arrays(columns, schema=feed.landing_schema)
     return Batch(kept, quarantine_rows(feed, files, ingested_at), outcomes)
 
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from stedi.ingest.dedupe import Hashes
 
-FAN_IN = 8
+FAN_IN = 16
 _MIN_BITS = 20  # a 128 KiB bitmap for small feeds
 _BITS_PER_ID = 32  # about 1 in 32 unseen ids passes the bitmap and is looked up in the runs
 
@@ -32,22 +32,34 @@ class Sorted:
 
 
 def sort_by_h1(hashes: Hashes) -> Sorted:
-    """Sort ids by h1 (ties by row).
+    """Sort ids by h1."""
+    h1, h2 = hashes
+    order = argsort_u64(h1)
+    return Sorted(h1[order], h2[order], order)
+
+
+def argsort_u64(values: np.ndarray) -> np.ndarray:
+    """A permutation that sorts `values` (ties in any order).
 
     A plain sort of uint64 is several times faster than argsort, so the row number goes into the low
-    bits of the key; rows whose h1 differ only in those bits (rare) are fixed by a stable argsort.
+    bits of a key and the sorted keys give the permutation. Rows whose values agree above those bits
+    are then in row order: the few of them are re-sorted by their full value.
     """
-    h1, h2 = hashes
-    n = len(h1)
-    shift = max(int(n - 1).bit_length(), 1)
+    n = len(values)
+    shift = max((n - 1).bit_length(), 1)
     low = np.uint64((1 << shift) - 1)
-    keys = np.sort((h1 & ~low) | np.arange(n, dtype=np.uint64))
+    keys = np.arange(n, dtype=np.uint64)
+    keys |= values & ~low
+    keys.sort()
     order = (keys & low).astype(np.intp)
-    s1 = h1[order]
-    if n > 1 and not bool(np.all(s1[1:] >= s1[:-1])):
-        order = np.argsort(h1, kind="stable")
-        s1 = h1[order]
-    return Sorted(s1, h2[order], order)
+    keys &= ~low
+    tie = keys[1:] == keys[:-1]
+    if tie.any():
+        pos = np.flatnonzero(np.r_[tie, False] | np.r_[False, tie])
+        rows = order[pos]
+        # Blocks of equal high bits are already in order, and within a block the full value decides.
+        order[pos] = rows[np.argsort(values[rows], kind="stable")]
+    return order
 
 
 def first_in_sorted(ids: Sorted) -> np.ndarray:
@@ -140,13 +152,10 @@ class SeenIds:
         words = self._bitmap[(pos >> np.uint64(6)).astype(np.intp)]
         return ((words >> (pos & np.uint64(63))) & np.uint64(1)).astype(bool)
 
-    def _set_bits(self, sorted_h1: np.ndarray) -> None:
-        pos = self._positions(sorted_h1)
-        words = (pos >> np.uint64(6)).astype(np.intp)
+    def _set_bits(self, h1: np.ndarray) -> None:
+        pos = self._positions(h1)
         bits = np.uint64(1) << (pos & np.uint64(63))
-        # Sorted input: equal words are adjacent, so OR-reduce each stretch and write each word once.
-        starts = np.flatnonzero(np.r_[True, words[1:] != words[:-1]])
-        self._bitmap[words[starts]] |= np.bitwise_or.reduceat(bits, starts)
+        np.bitwise_or.at(self._bitmap, (pos >> np.uint64(6)).astype(np.intp), bits)
 
     def _grow(self) -> None:
         while self._count * _BITS_PER_ID > (1 << self._bits):
@@ -158,14 +167,14 @@ class SeenIds:
 
 def _tier(run: tuple[np.ndarray, np.ndarray]) -> int:
     """Size tier of a run: runs within a factor FAN_IN of each other share a tier."""
-    return len(run[0]).bit_length() // FAN_IN.bit_length()
+    return len(run[0]).bit_length() // (FAN_IN.bit_length() - 1)
 
 
 def _merge_all(runs: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
-    """One run from several sorted ones (a stable sort of their concatenation finds the sorted runs)."""
+    """One run from several sorted ones."""
     h1 = np.concatenate([r[0] for r in runs])
     h2 = np.concatenate([r[1] for r in runs])
-    order = np.argsort(h1, kind="stable")
+    order = argsort_u64(h1)
     return h1[order], h2[order]
 
 
