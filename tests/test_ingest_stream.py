@@ -144,3 +144,24 @@ def test_ingest_streams_one_table_per_group_with_at_most_one_group_read_ahead() 
         ("g2b.json", 0, 1),
     ]
     assert tally.groups == 3
+
+
+def test_record_ids_are_those_of_earlier_releases() -> None:
+    """`_record_id` is stored: the hash must never change, whatever the chunking or block size."""
+    table = pa.table(
+        {
+            "s": pa.chunked_array([["a", None, "b"], ["", "a"]]),
+            "i": [1, None, 3, -5, 2**62],
+            "f": [0.0, -0.0, None, 1.5, float("nan")],
+            "e": pa.nulls(5, pa.string()),
+        }
+    )
+    h1, h2 = record_hashes(table, ["s", "i", "f", "e"])
+    assert [hex(v) for v in h1.tolist()] == [
+        "0x72e10f98ac4c8cba", "0xa2744ab1cb3cd5fc", "0x254ce09477b16486", "0x2e98fae8570aac86",
+        "0xbe593701608ee434",
+    ]  # fmt: skip
+    assert [hex(v) for v in h2.tolist()] == [
+        "0x55de218a23e93526", "0x2b71f575559bb33c", "0x14e665a686cc1705", "0xf78d8e5f97846930",
+        "0xab01a9292ea47bf3",
+    ]  # fmt: skip
