@@ -132,7 +132,9 @@ def _ingest(
     tombstones = read_tombstones(lake)
     salt = subject_salt(config.lakehouse).value if len(tombstones) else b""
     tally = _FeedTally()
-    known = SeenIds(expected=sum(f.size for f in run.files) // 64)
+    # Sized once for the rows to come (about 64 bytes of NDJSON per record or more) plus the table's.
+    present = lake.count(feed.landing_table) if run.known_except is not None or run.keep_rows_of else 0
+    known = SeenIds(expected=sum(f.size for f in run.files) // 64 + present)
     if run.known_except is not None:
         _load_known(lake, feed.landing_table, run.known_except, known)
 
