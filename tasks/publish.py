@@ -62,19 +62,23 @@ def publish_stream(
     Memory stays at one chunk plus one validation buffer. A blocking failure (found in a buffer,
     or in the end-of-stream checks, which run before the stream ends) aborts the write before its
     commit, so the previous version stays current. `counts` is called after the stream is consumed,
-    so the chunks' generator can fill it in as it goes.
+    so the chunks' generator can fill it in as it goes. `audit_schema` (default: `schema`) is what an
+    empty stream is validated as.
     """
     logger = get_run_logger()
-    # The schema lets an empty stream (a feed without files) still be validated and create its table.
-    validator = StreamValidator(table, policy, schema=audit_schema or schema, map_parts=map_parts)
+    validator = StreamValidator(table, policy, map_parts=map_parts)
     report_box: list[Any] = []
     failure: list[BaseException] = []
 
     def batches() -> Iterator[pa.RecordBatch]:
         try:
+            empty = True
             for data, audit in chunks:
                 validator.add(audit)
+                empty = False
                 yield from data.cast(schema).to_batches()
+            if empty:  # no chunk at all (a feed without files): validate, and create, an empty table
+                validator.add((audit_schema or schema).empty_table())
             report = validator.finish()
             report.raise_if_blocking()  # still inside the stream: nothing is committed
             report_box.append(report)
