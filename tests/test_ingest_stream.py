@@ -56,8 +56,11 @@ def test_sort_by_h1_breaks_ties_of_the_low_bits_exactly() -> None:
     assert s.h2.tolist() == [1, 3, 2, 0, 4]
 
 
-def test_many_groups_equal_one_pass_over_all_rows() -> None:
+def test_many_groups_equal_one_pass_over_all_rows(monkeypatch: pytest.MonkeyPatch) -> None:
     """Runs merge and the bitmap grows; the result is still exactly 'first occurrence of each id'."""
+    import stedi.ingest.seen
+
+    monkeypatch.setattr(stedi.ingest.seen, "_MIN_BITS", 1024)  # so that it must grow
     rng = np.random.default_rng(1)
     n = 40_000
     h1 = rng.integers(0, 2**62, n, dtype=np.int64).astype(np.uint64) << np.uint64(2)
@@ -75,6 +78,7 @@ def test_many_groups_equal_one_pass_over_all_rows() -> None:
     assert keep.tolist() == expected.tolist()
     assert len(seen) == len(first)
     assert seen.runs < 2 * FAN_IN  # merged, not one run per group
+    assert seen.bitmap_bits >= len(first) * 16  # grown with the ids
 
 
 def test_record_ids_round_trip_through_the_stored_column() -> None:
