@@ -8,24 +8,30 @@ them; a changed file rebuilds its feed, so the table always equals a one-shot bu
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 from prefect import get_run_logger, task
 
 from stedi.config import RunConfig, subject_salt
-from stedi.ingest.dedupe import Hashes, from_ids
+from stedi.ingest.dedupe import from_ids
 from stedi.ingest.ledger import SeenFile, latest_entries, log_rows, plan_ingest
-from stedi.ingest.lineage import Batch, ParsedLanding, build_batch
+from stedi.ingest.lineage import ParsedLanding
 from stedi.ingest.parse import parse_file
-from stedi.privacy.tombstones import drop_erased, drop_erased_lines, read_tombstones
+from stedi.ingest.seen import SeenIds
+from stedi.ingest.stream import Tally, group_files, landing_groups
+from stedi.privacy.tombstones import Tombstones, drop_erased, drop_erased_lines, read_tombstones
 from stedi.report import StepReport
-from stedi.schemas import ACCELEROMETER, CUSTOMER, STEP_TRAINER, Feed
+from stedi.schemas import ACCELEROMETER, CUSTOMER, QUARANTINE_SCHEMA, STEP_TRAINER, Feed
 from stedi.storage import Lake, Landing, LandingFile, sql_in
 from tasks.options import TASK_OPTIONS
-from tasks.publish import publish
+from tasks.publish import publish, publish_stream
 
 
 def _read(landing: Landing, feed: Feed, file: SeenFile, full_path: str) -> ParsedLanding:
@@ -33,12 +39,20 @@ def _read(landing: Landing, feed: Feed, file: SeenFile, full_path: str) -> Parse
     return ParsedLanding(file, hashlib.sha256(data).hexdigest(), parse_file(feed, data, file.path))
 
 
-def _existing_hashes(lake: Lake, table: str, exclude: list[str]) -> Hashes:
-    """Record ids already in the table, except those of files about to be replaced."""
-    current = lake.read(table, ["_record_id", "_source_file"])
-    if exclude:
-        current = current.filter(pc.invert(pc.is_in(current["_source_file"], value_set=pa.array(exclude))))
-    return from_ids(current["_record_id"])
+def _content_hash(landing: Landing, full_path: str) -> str:
+    return hashlib.sha256(landing.read_bytes(full_path)).hexdigest()
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Which files a run reads, which table rows it keeps or checks against, and how it writes."""
+
+    files: list[SeenFile]
+    keep_rows_of: list[str]  # rebuild: vanished files whose rows stay
+    known_except: list[str] | None  # incremental: ids in the table except these files' are known
+    write: dict[str, Any]  # keyword arguments of Lake.write (predicate)
+    quarantine_predicate: str
+    changed: int
 
 
 def ingest_feed(config: RunConfig, feed: Feed, run_id: str, full_refresh: bool = False) -> list[StepReport]:
@@ -52,18 +66,17 @@ def ingest_feed(config: RunConfig, feed: Feed, run_id: str, full_refresh: bool =
     fresh = full_refresh or not lake.exists(table) or not lake.exists("ingest_log")
     logged = {} if fresh else latest_entries(lake.read("ingest_log"), feed.name)
     plan = plan_ingest(seen, logged)
-    changed: list[ParsedLanding] = []
+    changed = 0
     for file in plan.suspect:  # size or time moved: the content hash decides
-        read = _read(landing, feed, file, listed[file.path].path)
-        if read.content_hash == logged[file.path].content_hash:
+        if _content_hash(landing, listed[file.path].path) == logged[file.path].content_hash:
             plan.unchanged.append(file)
         else:
-            changed.append(read)
+            changed += 1
     ingested_at = datetime.now(UTC)
     counts = {
         "files_seen": len(seen),
         "files_new": len(plan.new),
-        "files_changed": len(changed),
+        "files_changed": changed,
         "files_unchanged": len(plan.unchanged),
         "files_missing": len(plan.missing),
     }
@@ -71,85 +84,141 @@ def ingest_feed(config: RunConfig, feed: Feed, run_id: str, full_refresh: bool =
         logger.warning(
             "%s: %d logged files are gone from landing; their rows are kept", feed.name, len(plan.missing)
         )
-    rebuild = bool(changed) or (fresh and lake.exists(table))
-    if rebuild:
-        batch = _rebuild(lake, landing, feed, seen, listed, plan.missing, changed, ingested_at)
-        write: dict[str, str | None] = {"predicate": None}
+    exists = lake.exists(table)
+    if changed or (fresh and exists):  # rebuild: every present file again, plus vanished files' rows
         quarantine_predicate = f"feed = '{feed.name}'"
         if plan.missing:
             quarantine_predicate += f" AND source_file NOT IN {sql_in(plan.missing)}"
-    elif plan.new or not lake.exists(table):  # a feed without files still gets its (empty) table
-        parsed = [_read(landing, feed, f, listed[f.path].path) for f in plan.new]
-        names = [f.path for f in plan.new]
-        existing = _existing_hashes(lake, table, names) if lake.exists(table) else None
-        batch = build_batch(feed, parsed, ingested_at, existing)
-        write = (
-            {"predicate": f"_source_file IN {sql_in(names)}"} if lake.exists(table) else {"predicate": None}
+        run = _Plan(
+            seen, plan.missing if exists else [], None, {"predicate": None}, quarantine_predicate, changed
         )
-        quarantine_predicate = f"feed = '{feed.name}' AND source_file IN {sql_in(names)}"
+    elif plan.new or not exists:  # a feed without files still gets its (empty) table
+        names = [f.path for f in plan.new]
+        run = _Plan(
+            plan.new,
+            [],
+            names if exists else None,
+            {"predicate": f"_source_file IN {sql_in(names)}" if exists else None},
+            f"feed = '{feed.name}' AND source_file IN {sql_in(names)}",
+            0,
+        )
     else:
         logger.info("%s: nothing new in %d files", feed.name, len(seen))
         return [_unchanged(lake, table, counts), _unchanged(lake, "quarantine", {})]
-    batch, erased = _drop_erased(lake, config, feed, batch)
-    reasons = Counter(batch.quarantine["reason_code"].to_pylist())
-    counts |= {
-        "rows_new": batch.rows.num_rows,
-        "rows_deduplicated": batch.deduplicated,
-        "rows_of_erased_subjects": erased,
-        "rows_quarantined": batch.quarantine.num_rows,
-    }
-    counts |= {f"quarantined_{reason}": n for reason, n in sorted(reasons.items())}
-    logger.info(
-        "%s: %d new and %d changed files, %d rows accepted, %d duplicates dropped, %d quarantined",
-        feed.name, len(plan.new), len(changed), batch.rows.num_rows, batch.deduplicated,
-        batch.quarantine.num_rows,
-    )  # fmt: skip
-    main = publish(lake, table, batch.rows, batch.rows, config.policy, counts, **write)
-    bad = publish(
-        lake, "quarantine", batch.quarantine, batch.quarantine, config.policy,
-        {f"{feed.name}_{k}": v for k, v in reasons.items()}, predicate=quarantine_predicate,
-    )  # fmt: skip
-    lake.write("ingest_log", log_rows(batch.outcomes, run_id, ingested_at), mode="append")
-    return [_with_total(lake, main), _with_total(lake, bad)]
+    return _ingest(config, lake, landing, feed, listed, run, counts, run_id, ingested_at)
 
 
-def _rebuild(
+@dataclass
+class _FeedTally(Tally):
+    """The stream's tally plus what this task adds: rows written, rows of erased subjects, quarantine."""
+
+    rows: int = 0
+    erased: int = 0
+    final: pa.Table | None = None  # the quarantine rows, once the stream has ended
+
+
+def _ingest(
+    config: RunConfig,
     lake: Lake,
     landing: Landing,
     feed: Feed,
-    seen: list[SeenFile],
     listed: dict[str, LandingFile],
-    missing: list[str],
-    changed: list[ParsedLanding],
+    run: _Plan,
+    counts: dict[str, int],
+    run_id: str,
     ingested_at: datetime,
-) -> Batch:
-    """Every present file again, plus the kept rows of vanished files: the table a one-shot build gives."""
-    already = {p.file.path: p for p in changed}
-    parsed = [already.get(f.path) or _read(landing, feed, f, listed[f.path].path) for f in seen]
-    kept = pa.table({})
-    if missing and lake.exists(feed.landing_table):
-        current = lake.read(feed.landing_table)
-        kept = current.filter(pc.is_in(current["_source_file"], value_set=pa.array(missing)))
-    existing = from_ids(kept["_record_id"]) if kept.num_columns else None
-    batch = build_batch(feed, parsed, ingested_at, existing)
-    if kept.num_columns and kept.num_rows:
-        return Batch(
-            pa.concat_tables([kept.cast(feed.landing_schema), batch.rows]), batch.quarantine, batch.outcomes
-        )
-    return batch
-
-
-def _drop_erased(lake: Lake, config: RunConfig, feed: Feed, batch: Batch) -> tuple[Batch, int]:
-    """Rows and quarantine lines of erased subjects never load again, even from re-delivered files."""
+) -> list[StepReport]:
+    """Stream the planned files into one commit of the landing table, then quarantine and ingest log."""
+    logger = get_run_logger()
     tombstones = read_tombstones(lake)
-    if not len(tombstones):
-        return batch, 0
-    salt = subject_salt(config.lakehouse).value
-    rows, erased = drop_erased(feed, batch.rows, tombstones, salt)
-    quarantine, erased_lines = drop_erased_lines(batch.quarantine, tombstones, salt)
-    if erased + erased_lines:
-        get_run_logger().info("%s: %d rows of erased subjects dropped", feed.name, erased + erased_lines)
-    return Batch(rows, quarantine, batch.outcomes), erased + erased_lines
+    salt = subject_salt(config.lakehouse).value if len(tombstones) else b""
+    tally = _FeedTally()
+    # Sized once for the rows to come (about 64 bytes of NDJSON per record or more) plus the table's.
+    present = lake.count(feed.landing_table) if run.known_except is not None or run.keep_rows_of else 0
+    known = SeenIds(expected=sum(f.size for f in run.files) // 64 + present)
+    if run.known_except is not None:
+        _load_known(lake, feed.landing_table, run.known_except, known)
+
+    def drop_erased_rows(rows: pa.Table) -> pa.Table:
+        if len(tombstones):
+            rows, erased = drop_erased(feed, rows, tombstones, salt)
+            tally.erased += erased
+        tally.rows += rows.num_rows
+        return rows
+
+    def chunks() -> Iterator[tuple[pa.Table, pa.Table]]:
+        groups = group_files(run.files, lambda f: f.size)
+        parsed = ([_read(landing, feed, f, listed[f.path].path) for f in g] for g in groups)
+        new = landing_groups(feed, parsed, ingested_at, known, tally)
+        for rows in itertools.chain(_kept_rows(lake, feed, run.keep_rows_of, known), new):
+            rows = drop_erased_rows(rows)
+            yield rows, rows
+
+    def final_counts() -> dict[str, int]:
+        """Called once the stream has ended, when the quarantine is complete."""
+        quarantine = _final_quarantine(tally, tombstones, salt)
+        reasons = Counter(quarantine["reason_code"].to_pylist())
+        return (
+            counts
+            | {
+                "rows_new": tally.rows,
+                "rows_deduplicated": tally.deduplicated,
+                "rows_of_erased_subjects": tally.erased,
+                "rows_quarantined": quarantine.num_rows,
+            }
+            | {f"quarantined_{reason}": n for reason, n in sorted(reasons.items())}
+        )
+
+    main = publish_stream(
+        lake, feed.landing_table, chunks(), feed.landing_schema, config.policy, final_counts, **run.write
+    )
+    quarantine = _final_quarantine(tally, tombstones, salt)
+    if tally.erased:
+        logger.info("%s: %d rows of erased subjects dropped", feed.name, tally.erased)
+    reasons = Counter(quarantine["reason_code"].to_pylist())
+    logger.info(
+        "%s: %d new and %d changed files in %d groups, %d rows accepted, %d duplicates dropped, "
+        "%d quarantined",
+        feed.name, counts["files_new"], run.changed, tally.groups, tally.rows, tally.deduplicated,
+        quarantine.num_rows,
+    )  # fmt: skip
+    bad = publish(
+        lake, "quarantine", quarantine, quarantine, config.policy,
+        {f"{feed.name}_{k}": v for k, v in reasons.items()}, predicate=run.quarantine_predicate,
+    )  # fmt: skip
+    lake.write("ingest_log", log_rows(tally.outcomes, run_id, ingested_at), mode="append")
+    return [_with_total(lake, main), _with_total(lake, bad)]
+
+
+def _final_quarantine(tally: _FeedTally, tombstones: Tombstones, salt: bytes) -> pa.Table:
+    """The stream's quarantine rows without lines of erased subjects (computed once)."""
+    if tally.final is None:
+        quarantine = (
+            pa.concat_tables(tally.quarantine) if tally.quarantine else QUARANTINE_SCHEMA.empty_table()
+        )
+        if len(tombstones):
+            quarantine, erased_lines = drop_erased_lines(quarantine, tombstones, salt)
+            tally.erased += erased_lines
+        tally.final = quarantine
+    return tally.final
+
+
+def _load_known(lake: Lake, table: str, exclude: list[str], known: SeenIds) -> None:
+    """Record ids already in the table, except those of files about to be replaced, batch by batch."""
+    where = ~pc.field("_source_file").isin(exclude) if exclude else None
+    for batch in lake.batches(table, ["_record_id"], where):
+        known.add(from_ids(batch.column(0)))
+
+
+def _kept_rows(lake: Lake, feed: Feed, files: list[str], known: SeenIds) -> Iterator[pa.Table]:
+    """On a rebuild, the rows of vanished files stay: stream them from the current table."""
+    if not files:
+        return
+    for batch in lake.batches(
+        feed.landing_table, feed.landing_schema.names, pc.field("_source_file").isin(files)
+    ):
+        known.add(from_ids(batch.column("_record_id")))
+        yield pa.Table.from_batches([batch]).cast(feed.landing_schema)
 
 
 def _unchanged(lake: Lake, table: str, counts: dict[str, int]) -> StepReport:

@@ -62,6 +62,7 @@ def publish_stream(
     counts: Callable[[], dict[str, int]] | None = None,
     built_from: str | None = None,
     commit_counts: Mapping[str, int] | None = None,
+    audit_schema: pa.Schema | None = None,
     **write: Any,
 ) -> StepReport:
     """Write-audit-publish for a stream: validate each chunk as it is written, commit once at the end.
@@ -71,6 +72,7 @@ def publish_stream(
     commit, so the previous version stays current. `counts` is called after the stream is consumed,
     so the chunks' generator can fill it in as it goes. `commit_counts`, when known before the
     stream (a counting pass), go into the commit as `publish` puts them: later runs read them there.
+    `audit_schema` (default: `schema`) is what an empty stream is validated as.
     """
     logger = get_run_logger()
     validator = StreamValidator(table, policy, map_parts=map_parts)
@@ -79,9 +81,13 @@ def publish_stream(
 
     def batches() -> Iterator[pa.RecordBatch]:
         try:
+            empty = True
             for data, audit in chunks:
                 validator.add(audit)
+                empty = False
                 yield from data.cast(schema).to_batches()
+            if empty:  # no chunk at all (a feed without files): validate, and create, an empty table
+                validator.add((audit_schema or schema).empty_table())
             report = validator.finish()
             report.raise_if_blocking()  # still inside the stream: nothing is committed
             report_box.append(report)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import re
 import zlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,7 @@ from stedi.ingest.records import RecordError, type_record
 from stedi.schemas import MAX_PLAUSIBLE_MS, MIN_PLAUSIBLE_MS, Feed
 
 BOM = b"\xef\xbb\xbf"
+_LEADING_BLANKS = re.compile(rb"\s*")
 
 
 @dataclass(frozen=True)
@@ -51,11 +53,13 @@ def parse_file(feed: Feed, data: bytes, name: str) -> ParsedFile:
             return _whole_file(feed, "invalid_gzip", f"not a readable gzip file: {exc}", data)
     if data.startswith(BOM):
         data = data[len(BOM) :]
-    stripped = data.strip()
-    if not stripped:
+    # The first non-blank byte decides; data.strip() would copy the whole file to find it.
+    first = _LEADING_BLANKS.match(data)
+    start = first.end() if first else 0
+    if start == len(data):
         return ParsedFile(row_schema(feed).empty_table(), fast_path=True)
-    if stripped.startswith(b"["):
-        return _parse_array(feed, stripped)
+    if data[start : start + 1] == b"[":
+        return _parse_array(feed, data.strip())
     fast = _fast_path(feed, data)
     if fast is not None:
         return fast
