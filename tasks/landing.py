@@ -7,6 +7,7 @@ them; a changed file rebuilds its feed, so the table always equals a one-shot bu
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 from collections import Counter
@@ -227,9 +228,7 @@ def _unchanged(lake: Lake, table: str, counts: dict[str, int]) -> StepReport:
 
 def _with_total(lake: Lake, report: StepReport) -> StepReport:
     """Report the table's total rows, not just this run's."""
-    return StepReport(
-        report.table, report.version, lake.count(report.table), report.counts, report.validation
-    )
+    return dataclasses.replace(report, rows=lake.count(report.table))
 
 
 @task(name="customer_landing", **TASK_OPTIONS)
