@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from deltalake import DeltaTable
 
 from stedi.generate import GeneratorSpec, generate
 
@@ -39,7 +40,9 @@ def test_blocking_validation_failure_exits_non_zero_naming_table_and_expectation
     assert len(lines) == 1, result.stderr
     line = lines[0]
     assert line.startswith("stedi run: customer_landing: expect_column_values_to_match_regex on email failed")
-    assert not (tmp_path / "lake" / "landing" / "customer_landing").exists()  # nothing was published
+    # Nothing was published: the aborted stream committed no Delta version (the Parquet files it
+    # had written are not part of any table; the maintenance vacuum removes them).
+    assert not DeltaTable.is_deltatable(str(tmp_path / "lake" / "landing" / "customer_landing"))
 
 
 def test_landing_without_the_layout_is_a_clear_error(tmp_path: Path) -> None:
