@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from deltalake import DeltaTable
 
 from stedi.generate import GeneratorSpec, generate
 from stedi.storage import Lake
@@ -197,4 +198,5 @@ def test_a_run_that_breaks_a_blocking_expectation_fails_naming_it(server: Server
     assert run["state"]["type"] == "FAILED", run["state"]
     assert "customer_landing: expect_column_values_to_match_regex on email failed" in run["state"]["message"]
     assert not [r for r in records if r["email"].replace("@", " at ") in run["state"]["message"]]
-    assert not (tmp_path / "lake" / "landing" / "customer_landing").exists()
+    # Nothing was published: the aborted stream committed no Delta version.
+    assert not DeltaTable.is_deltatable(str(tmp_path / "lake" / "landing" / "customer_landing"))
