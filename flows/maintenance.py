@@ -12,7 +12,7 @@ from prefect import flow, get_run_logger, task
 
 from stedi.config import normalise_uri, quiet_prefect_env
 from stedi.maintenance import DEFAULT_RETENTION_HOURS, MaintenanceResult, maintain
-from stedi.schemas import TABLE_ZONES
+from stedi.registry import REGISTRY
 from stedi.storage import Lake
 from tasks.options import TASK_OPTIONS
 
@@ -40,7 +40,7 @@ def stedi_maintenance(
 
     config = RunConfig.build(".", lakehouse)
     lake = Lake.of(config)
-    return [maintain_table(lake, t, retention_hours) for t in TABLE_ZONES if lake.exists(t)]
+    return [maintain_table(lake, t, retention_hours) for t in REGISTRY.data_tables if lake.exists(t)]
 
 
 def main() -> None:

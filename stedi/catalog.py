@@ -10,7 +10,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from stedi.errors import InputError
-from stedi.schemas import TABLE_ZONES
+from stedi.registry import REGISTRY
 from stedi.storage import Lake
 
 
@@ -49,7 +49,7 @@ def hive_type(t: pa.DataType) -> str:
 def table_ddl(database: str, table: str, location: str, schema: pa.Schema) -> str:
     """The Athena statement for one Delta table, its Glue columns as comments above it."""
     width = max(len(f.name) for f in schema)
-    lines = [f"-- {table} ({TABLE_ZONES[table]} zone): {len(schema)} columns, as Glue lists them"]
+    lines = [f"-- {table} ({REGISTRY[table].zone} zone): {len(schema)} columns, as Glue lists them"]
     lines += [f"--   {f.name:<{width}}  {hive_type(f.type)}" for f in schema]
     lines += [
         f"CREATE EXTERNAL TABLE `{database}`.`{table}`",
@@ -70,7 +70,8 @@ def lakehouse_ddl(lake: Lake, database: str = "stedi", location_root: str | None
     ]
     if not root.startswith("s3://"):
         parts[0] += f"\n-- Athena reads only s3:// locations: pass --location s3://bucket/prefix for {root}."
-    for table, zone in TABLE_ZONES.items():
+    for table in REGISTRY.data_tables:
+        zone = REGISTRY[table].zone
         if not lake.exists(table):
             parts.append(f"-- {table} ({zone} zone): not created yet; run `stedi run` first")
             continue

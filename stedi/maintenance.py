@@ -1,6 +1,6 @@
 """Table maintenance: compact small files, cluster large tables, vacuum files no version needs.
 
-Which tables are clustered on which columns is `TABLE_LAYOUT` in stedi/schemas.py. Clustering is
+Which tables are clustered on which columns is each table's `layout` in stedi/registry.py. Clustering is
 Z-order over the table's time column (and its subject column), written in files small enough that
 a query of one day or one subject reads only the files whose statistics overlap it.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from stedi.schemas import TABLE_LAYOUT
+from stedi.registry import REGISTRY
 from stedi.storage import Lake
 
 DEFAULT_RETENTION_HOURS = 168  # a week of time travel, Delta's default
@@ -32,7 +32,7 @@ def file_count(lake: Lake, table: str) -> int:
 
 def target_file_bytes(lake: Lake, table: str) -> int:
     """About `Layout.files` files per table, each between 1 MB and `Layout.max_file_bytes`."""
-    layout = TABLE_LAYOUT[table]
+    layout = REGISTRY[table].layout
     sizes = lake.delta(table).get_add_actions(flatten=True).column("size_bytes").to_pylist()
     return int(min(layout.max_file_bytes, max(2**20, sum(sizes) // layout.files)))
 
@@ -40,7 +40,7 @@ def target_file_bytes(lake: Lake, table: str) -> int:
 def optimize(lake: Lake, table: str) -> dict[str, Any]:
     """Z-order a clustered table (rewrites it into time-ordered files), else compact small files."""
     dt = lake.delta(table)
-    layout = TABLE_LAYOUT.get(table)
+    layout = REGISTRY[table].layout
     if layout and layout.cluster_by:
         metrics: dict[str, Any] = dt.optimize.z_order(
             list(layout.cluster_by), target_size=target_file_bytes(lake, table)

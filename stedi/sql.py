@@ -13,7 +13,7 @@ from typing import Any
 import pyarrow as pa
 
 from stedi.errors import InputError
-from stedi.schemas import TABLE_ZONES
+from stedi.registry import REGISTRY
 from stedi.storage import Lake
 
 
@@ -45,7 +45,7 @@ def parse_as_of(text: str) -> datetime:
 def referenced_tables(sql: str) -> list[str]:
     """The lakehouse tables whose names appear in `sql` as words, in table order."""
     words = {w.lower() for w in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", sql)}
-    return [t for t in TABLE_ZONES if t in words]
+    return [t for t in REGISTRY.data_tables if t in words]
 
 
 def query(lake: Lake, sql: str, when: TimeTravel | None = None) -> pa.Table:
@@ -56,7 +56,8 @@ def query(lake: Lake, sql: str, when: TimeTravel | None = None) -> pa.Table:
     when = when or TimeTravel()
     tables = referenced_tables(sql)
     if not tables:
-        raise InputError(f"the query names no lakehouse table: select FROM one of {', '.join(TABLE_ZONES)}")
+        known = ", ".join(REGISTRY.data_tables)
+        raise InputError(f"the query names no lakehouse table: select FROM one of {known}")
     builder = QueryBuilder()
     for table in tables:
         builder.register(table, _snapshot(lake, table, when))

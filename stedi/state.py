@@ -16,17 +16,13 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from stedi.registry import REGISTRY
+
 BUILT_FROM = "stedi.built_from"
 COUNTS = "stedi.counts"
 BASE = "stedi.base"
-DERIVED_TABLES = (
-    "customer_trusted",
-    "accelerometer_trusted",
-    "customer_curated",
-    "step_trainer_trusted",
-    "machine_learning_curated",
-)
-SOURCE_TABLES = ("customer_landing", "accelerometer_landing", "step_trainer_landing")
+DERIVED_TABLES = tuple(REGISTRY.build_order())
+SOURCE_TABLES = tuple(REGISTRY.sources())
 
 
 def fingerprint(policy: str, versions: Mapping[str, int | None], salt_check: str) -> str:

@@ -16,7 +16,7 @@ from deltalake.exceptions import CommitFailedError, SchemaMismatchError, TableNo
 from stedi.config import RunConfig, is_local
 from stedi.errors import InputError, LayoutError, SchemaConflictError, TransientError
 from stedi.faults import checkpoint
-from stedi.schemas import FEEDS, PRIVACY_TABLE_ZONES, TABLE_LAYOUT, TABLE_PROPERTIES, TABLE_ZONES
+from stedi.registry import REGISTRY
 
 LANDING_SUFFIXES = (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".ndjson.gz")
 
@@ -33,11 +33,7 @@ class Lake:
         return cls(config.lakehouse, config.storage_options)
 
     def uri(self, table: str) -> str:
-        try:
-            zone = TABLE_ZONES.get(table) or PRIVACY_TABLE_ZONES[table]
-        except KeyError:
-            raise InputError(f"unknown table {table!r}: known tables are {', '.join(TABLE_ZONES)}") from None
-        return f"{self.root}/{zone}/{table}"
+        return f"{self.root}/{REGISTRY[table].zone}/{table}"
 
     @property
     def options(self) -> dict[str, str]:
@@ -146,14 +142,15 @@ class Lake:
 
         `metadata` goes into the commit's info (what the table was built from). `configuration`
         (Delta table properties) applies when the write creates the table; by default the table's
-        entry in TABLE_PROPERTIES (no statistics on personal columns).
+        spec's properties in the registry (no statistics on personal columns).
         """
         uri = self.uri(table)
         commit = CommitProperties(custom_metadata=dict(metadata)) if metadata else None
-        properties = dict(TABLE_PROPERTIES.get(table, {}) if configuration is None else configuration)
+        spec = REGISTRY[table]
+        properties = dict(spec.properties if configuration is None else configuration)
         checkpoint(f"before_commit:{table}")
-        if partition_by is None and table in TABLE_LAYOUT:
-            partition_by = list(TABLE_LAYOUT[table].partition_by) or None
+        if partition_by is None:
+            partition_by = list(spec.layout.partition_by) or None
         try:
             if mode == "append":
                 write_deltalake(
@@ -240,11 +237,11 @@ class Landing:
     def check_layout(self) -> None:
         missing = [
             f"{f.name}/landing"
-            for f in FEEDS
+            for f in REGISTRY.feeds
             if self.fs.get_file_info(f"{self.base}/{f.name}/landing").type != pafs.FileType.Directory
         ]
         if missing:
-            expected = ", ".join(f"<landing>/{f.name}/landing/*.json" for f in FEEDS)
+            expected = ", ".join(f"<landing>/{f.name}/landing/*.json" for f in REGISTRY.feeds)
             raise LayoutError(
                 f"landing root {self.root} lacks {', '.join(missing)}: expected the layout {expected} "
                 "(create the empty folders for feeds that have no files yet)"

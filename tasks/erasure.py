@@ -28,7 +28,8 @@ from stedi.privacy.subjects import (
 )
 from stedi.privacy.tables import ERASURE_LOG_SCHEMA, ERASURE_REQUESTS_SCHEMA
 from stedi.privacy.tombstones import TOMBSTONES, read_tombstones, tombstone_rows
-from stedi.schemas import CUSTOMER, TABLE_PROPERTIES
+from stedi.registry import REGISTRY
+from stedi.schemas import CUSTOMER
 from stedi.storage import Lake, Landing
 from tasks.options import TASK_OPTIONS
 
@@ -36,12 +37,7 @@ ERASURE_REQUESTS = "erasure_requests"
 ERASURE_LOG = "erasure_log"
 ERASABLE_TABLES = tuple(TABLE_KEYS)
 # Tables whose rows name their landing file: only the files holding a subject are rewritten.
-FILE_COLUMNS = {
-    "customer_landing": "_source_file",
-    "accelerometer_landing": "_source_file",
-    "step_trainer_landing": "_source_file",
-    "quarantine": "source_file",
-}
+FILE_COLUMNS = REGISTRY.source_files
 DEFAULT_LOG_RETENTION = "interval 30 days"
 
 
@@ -159,8 +155,8 @@ def _in_predicate(column: str, values: list[str]) -> str:
 
 
 def protect_statistics(lake: Lake, table: str) -> None:
-    """Give a table created before TABLE_PROPERTIES existed its no-statistics-on-personal-columns setting."""
-    wanted = TABLE_PROPERTIES.get(table, {})
+    """Give a table created before its spec's properties its no-statistics-on-personal-columns setting."""
+    wanted = REGISTRY[table].properties
     dt = lake.delta(table)
     current = dt.metadata().configuration
     if any(current.get(k) != v for k, v in wanted.items()):

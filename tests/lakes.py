@@ -6,12 +6,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from stedi.schemas import TABLE_ZONES
+from stedi.registry import REGISTRY
 from stedi.storage import Lake
 
 Tables = dict[str, list[tuple[Any, ...]]]
 VOLATILE = {"_ingested_at", "ingested_at", "run_id", "mtime_ns"}
-TABLES = [t for t in TABLE_ZONES if t != "ingest_log"]
+TABLES = [t for t in REGISTRY.data_tables if t != "ingest_log"]
 
 
 def rows(lakehouse: Path, table: str) -> list[tuple[Any, ...]]:
@@ -28,7 +28,7 @@ def content(lakehouse: Path) -> Tables:
 
 def versions(lakehouse: Path) -> dict[str, int | None]:
     lake = Lake(str(lakehouse), {})
-    return {t: lake.version(t) for t in TABLE_ZONES}
+    return {t: lake.version(t) for t in REGISTRY.data_tables}
 
 
 def copy_files(files: list[Path], source: Path, landing: Path) -> None:

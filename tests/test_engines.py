@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from stedi.schemas import TABLE_ZONES
+from stedi.registry import REGISTRY
 from stedi.storage import Lake
 from tests.built import built_lake
 
@@ -16,7 +16,7 @@ def lake_root(tmp_path_factory: pytest.TempPathFactory, prefect_harness: None) -
     return built_lake(tmp_path_factory)
 
 
-@pytest.mark.parametrize("table", list(TABLE_ZONES))
+@pytest.mark.parametrize("table", REGISTRY.data_tables)
 def test_duckdb_reads_the_same_rows_and_columns(lake_root: Path, table: str) -> None:
     import duckdb
 

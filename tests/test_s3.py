@@ -15,7 +15,7 @@ import pytest
 
 from stedi.aws import describe, options_from_credentials, storage_options
 from stedi.generate import GeneratorSpec, generate
-from stedi.schemas import TABLE_ZONES
+from stedi.registry import REGISTRY
 from stedi.storage import Lake
 from tests.services import free_port, start, stop, wait_http
 
@@ -124,7 +124,7 @@ def test_flow_on_s3_landing_and_lakehouse_matches_the_local_run(
 
     s3_lake = Lake(remote, storage_options(credentials_block) or {})
     local_lake = Lake(str(tmp_path / "lake"), {})
-    for table in (t for t in TABLE_ZONES if t != "ingest_log"):  # the log records where files were
+    for table in (t for t in REGISTRY.data_tables if t != "ingest_log"):  # the log records where files were
         assert comparable(s3_lake.read(table)) == comparable(local_lake.read(table)), table
     assert s3_lake.count("machine_learning_curated") > 0
     docs = s3_client(endpoint).get_object(Bucket=BUCKET, Key="lake/data_docs/index.html")

@@ -14,12 +14,13 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from stedi.config import RunConfig
-    from stedi.schemas import TABLE_ZONES
+    from stedi.registry import REGISTRY
     from stedi.storage import Lake
 
     lake = Lake.of(RunConfig.build(".", args.lakehouse))
     print(f"{'table':<26}{'zone':<9}{'version':>8}{'rows':>14}")
-    for table, zone in TABLE_ZONES.items():
+    for table in REGISTRY.data_tables:
+        zone = REGISTRY[table].zone
         if lake.exists(table):
             print(f"{table:<26}{zone:<9}{lake.version(table)!s:>8}{lake.count(table):>14,}")
         else:

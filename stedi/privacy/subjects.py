@@ -15,20 +15,16 @@ import pyarrow.compute as pc
 from stedi.errors import InputError
 from stedi.privacy.keys import EMAIL, SERIAL, keyed_hash, normalise
 from stedi.privacy.tombstones import Tombstones, subjects_by_hash, subjects_in_text
+from stedi.registry import REGISTRY
 from stedi.rules.customers import latest_customer_records
 from stedi.rules.keys import normalise_email
 
 # How each table names its subjects: (column, what the column holds).
+# Only the data zones: the privacy tables are erasure's own bookkeeping.
 TABLE_KEYS: dict[str, tuple[str, str]] = {
-    "customer_landing": ("email", EMAIL),
-    "accelerometer_landing": ("user", EMAIL),
-    "step_trainer_landing": ("serialNumber", SERIAL),
-    "quarantine": ("raw_line", "text"),
-    "customer_trusted": ("email", EMAIL),
-    "accelerometer_trusted": ("user", EMAIL),
-    "step_trainer_trusted": ("serialNumber", SERIAL),
-    "customer_curated": ("email", EMAIL),
-    "machine_learning_curated": ("subject_id", "subject_id"),
+    name: (column, str(kind))
+    for name, (column, kind) in REGISTRY.erasable.items()
+    if name in REGISTRY.data_tables
 }
 
 

@@ -99,14 +99,6 @@ CREATE EXTERNAL TABLE `stedi`.`accelerometer_trusted`
 LOCATION 's3://stedi-lake/prod/trusted/accelerometer_trusted'
 TBLPROPERTIES ('table_type' = 'DELTA');
 
--- step_trainer_trusted (trusted zone): 3 columns, as Glue lists them
---   sensorReadingTime   bigint
---   serialNumber        string
---   distanceFromObject  bigint
-CREATE EXTERNAL TABLE `stedi`.`step_trainer_trusted`
-LOCATION 's3://stedi-lake/prod/trusted/step_trainer_trusted'
-TBLPROPERTIES ('table_type' = 'DELTA');
-
 -- customer_curated (curated zone): 10 columns, as Glue lists them
 --   customerName               string
 --   email                      string
@@ -120,6 +112,14 @@ TBLPROPERTIES ('table_type' = 'DELTA');
 --   shareWithFriendsAsOfDate   bigint
 CREATE EXTERNAL TABLE `stedi`.`customer_curated`
 LOCATION 's3://stedi-lake/prod/curated/customer_curated'
+TBLPROPERTIES ('table_type' = 'DELTA');
+
+-- step_trainer_trusted (trusted zone): 3 columns, as Glue lists them
+--   sensorReadingTime   bigint
+--   serialNumber        string
+--   distanceFromObject  bigint
+CREATE EXTERNAL TABLE `stedi`.`step_trainer_trusted`
+LOCATION 's3://stedi-lake/prod/trusted/step_trainer_trusted'
 TBLPROPERTIES ('table_type' = 'DELTA');
 
 -- machine_learning_curated (curated zone): 6 columns, as Glue lists them
