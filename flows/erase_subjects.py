@@ -10,6 +10,7 @@ from pydantic import SecretStr
 
 from stedi.config import RunConfig
 from stedi.errors import InputError
+from stedi.lock import lakehouse_lock
 from tasks.erasure import (
     ERASABLE_TABLES,
     ErasureSummary,
@@ -34,6 +35,8 @@ def erase_subjects(
 ) -> ErasureSummary:
     """Erase the given subjects and every pending erasure request; re-apply earlier tombstones.
 
+    Holds the lakehouse lease throughout, like every writer.
+
     Pass emails as SecretStr: Prefect then stores the parameter masked. A deployment run receives
     masked values, so deployments drain the `erasure_requests` table instead (`stedi erase --queue`).
     Without a new request the tables are left alone (their history too) unless `sweep` asks to apply
@@ -49,13 +52,15 @@ def erase_subjects(
         raise InputError("include_raw needs the landing root: pass landing (e.g. --landing data/landing)")
     config = RunConfig.build(landing or lakehouse, lakehouse)
     requested_at = datetime.now(UTC)
-    pending = take_erasure_requests(config) if drain_requests else []
-    keys = plan_erasure(config, given + [e for e, _ in pending])
-    # Without a new request there is nothing new to remove: keep the tables' history (time travel).
-    scope = ERASABLE_TABLES if keys.requested_subjects or (sweep and keys.emails) else ()
-    tables = [erase_from_table(config, table, keys) for table in scope]
-    raw = erase_from_raw_landing(config, keys) if include_raw else 0
-    summary = record_erasure(config, keys, tables, raw, requested_at, pending)
+    # Erasure vacuums with retention 0: no other writer may have uncommitted files meanwhile.
+    with lakehouse_lock(config.lakehouse, config.storage_options, purpose="stedi erase"):
+        pending = take_erasure_requests(config) if drain_requests else []
+        keys = plan_erasure(config, given + [e for e, _ in pending])
+        # Without a new request there is nothing new to remove: keep the tables' history (time travel).
+        scope = ERASABLE_TABLES if keys.requested_subjects or (sweep and keys.emails) else ()
+        tables = [erase_from_table(config, table, keys) for table in scope]
+        raw = erase_from_raw_landing(config, keys) if include_raw else 0
+        summary = record_erasure(config, keys, tables, raw, requested_at, pending)
     create_markdown_artifact(
         summary.to_markdown(), key="stedi-erasure", description="STEDI erasure (counts only)"
     )

@@ -1,16 +1,20 @@
 """The maintenance flow: compact and cluster the lakehouse tables, then vacuum unreferenced files.
 
 Runs on its own schedule (prefect.yaml, deployment `maintenance`), apart from the hourly build, so
-that reads of one day or one subject stay fast as appends pile up small files.
+that reads of one day or one subject stay fast as appends pile up small files. It holds the
+lakehouse lease like every writer: a vacuum must never meet another writer's uncommitted files.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Sequence
 
 from prefect import flow, get_run_logger, task
 
 from stedi.config import normalise_uri, quiet_prefect_env
+from stedi.lock import LakehouseBusyError, lakehouse_lock, waiting_at_most
 from stedi.maintenance import DEFAULT_RETENTION_HOURS, MaintenanceResult, maintain
 from stedi.registry import REGISTRY
 from stedi.storage import Lake
@@ -40,17 +44,28 @@ def stedi_maintenance(
 
     config = RunConfig.build(".", lakehouse)
     lake = Lake.of(config)
-    return [maintain_table(lake, t, retention_hours) for t in REGISTRY.data_tables if lake.exists(t)]
+    with lakehouse_lock(config.lakehouse, config.storage_options, purpose="stedi maintenance"):
+        return [maintain_table(lake, t, retention_hours) for t in REGISTRY.data_tables if lake.exists(t)]
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> int:
+    from stedi.cli.wait import add_wait_option
+    from stedi.errors import StediError
+
     parser = argparse.ArgumentParser(description="compact, cluster and vacuum the lakehouse tables")
     parser.add_argument("--lakehouse", required=True)
     parser.add_argument("--retention-hours", type=int, default=DEFAULT_RETENTION_HOURS)
-    args = parser.parse_args()
+    add_wait_option(parser)
+    args = parser.parse_args(argv)
     quiet_prefect_env()
-    stedi_maintenance(normalise_uri(args.lakehouse), args.retention_hours)
+    try:
+        with waiting_at_most(args.wait):
+            stedi_maintenance(normalise_uri(args.lakehouse), args.retention_hours)
+    except StediError as exc:
+        print(f"maintenance: {exc}", file=sys.stderr)
+        return 3 if isinstance(exc, LakehouseBusyError) else 1  # the CLI's exit code for "busy"
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

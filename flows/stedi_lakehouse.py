@@ -54,7 +54,7 @@ def stedi_lakehouse(
     config = RunConfig.build(landing, lakehouse, policy, storage_options=options)
     Landing(config.landing, config.storage_options).check_layout()
     run_id = str(flow_run.id or uuid.uuid4())
-    with lakehouse_lock(config.lakehouse):
+    with lakehouse_lock(config.lakehouse, config.storage_options, purpose="stedi build"):
         steps: list[StepReport] = [
             *customer_landing(config, run_id, full_refresh),
             *accelerometer_landing(config, run_id, full_refresh),

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -180,3 +183,110 @@ def test_concurrent_writers_on_s3_lose_no_commit(endpoint: str, credentials_bloc
     assert dt.version() == 6
     added = dt.get_add_actions(flatten=True).column("num_records").to_pylist()
     assert sum(int(n) for n in added) == 6
+
+
+LEASE_OPTIONS = {"AWS_ACCESS_KEY_ID": KEY, "AWS_SECRET_ACCESS_KEY": SECRET, "AWS_REGION": "us-east-1"}
+
+
+def lease_options(endpoint: str) -> dict[str, str]:
+    return LEASE_OPTIONS | {"AWS_ENDPOINT_URL": endpoint, "AWS_ALLOW_HTTP": "true"}
+
+
+def test_s3_lease_admits_one_holder_and_is_gone_after_release(endpoint: str) -> None:
+    from stedi.lease import LakehouseBusyError, current_holder, lakehouse_lease
+
+    lake, options = f"s3://{BUCKET}/leased", lease_options(endpoint)
+    with lakehouse_lease(lake, options, owner="first writer") as first:
+        got = s3_client(endpoint).get_object(Bucket=BUCKET, Key="leased/_stedi.lease")
+        record = json.loads(got["Body"].read())
+        assert record["owner"] == "first writer" and record["ttl_seconds"] == 60 and record["expires"]
+        assert current_holder(lake, options) == first
+        with (
+            pytest.raises(LakehouseBusyError, match=r"is busy: first writer \(host .*\) since "),
+            lakehouse_lease(lake, options, owner="second writer", wait_seconds=0.5, poll=0.1),
+        ):
+            pass
+    assert current_holder(lake, options) is None
+    with lakehouse_lease(lake, options, owner="second writer", wait_seconds=0):
+        pass
+
+
+def test_s3_lease_heartbeat_keeps_a_live_holder_past_its_ttl(endpoint: str) -> None:
+    from stedi.lease import LakehouseBusyError, lakehouse_lease
+
+    lake, options = f"s3://{BUCKET}/heartbeat", lease_options(endpoint)
+    with lakehouse_lease(lake, options, owner="long writer", ttl_seconds=2):
+        time.sleep(4)  # two TTLs: only the heartbeat keeps the lease from expiring
+        with (
+            pytest.raises(LakehouseBusyError, match="long writer"),
+            lakehouse_lease(lake, options, owner="impatient", wait_seconds=0.5, poll=0.1),
+        ):
+            pass
+
+
+S3_HOLD = """
+import json, sys, time
+from stedi.lease import lakehouse_lease
+with lakehouse_lease(sys.argv[1], json.loads(sys.argv[2]), owner="a killed writer", ttl_seconds=2):
+    print("held", flush=True)
+    time.sleep(120)
+"""
+
+
+def test_s3_lease_of_a_killed_holder_is_taken_over_after_its_ttl(
+    endpoint: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from stedi.lease import LakehouseBusyError, lakehouse_lease
+
+    lake, options = f"s3://{BUCKET}/takeover", lease_options(endpoint)
+    command = [sys.executable, "-c", S3_HOLD, lake, json.dumps(options)]
+    holder = subprocess.Popen(command, cwd=Path(__file__).parents[1], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+        assert holder.stdout is not None
+        holder.stdout.close()
+    with (
+        pytest.raises(LakehouseBusyError, match="a killed writer"),
+        lakehouse_lease(lake, options, owner="too early", wait_seconds=0),
+    ):
+        pass
+    caplog.set_level(logging.INFO, logger="stedi.lease")
+    started = time.monotonic()
+    with lakehouse_lease(lake, options, owner="successor", wait_seconds=15, poll=0.2):
+        assert 0.5 < time.monotonic() - started < 10
+        record = json.loads(
+            s3_client(endpoint).get_object(Bucket=BUCKET, Key="takeover/_stedi.lease")["Body"].read()
+        )
+        assert record["owner"] == "successor"
+    assert "took over the expired lease of a killed writer" in caplog.text
+    assert "is held by a killed writer" in caplog.text
+
+
+def test_s3_lease_writers_never_overlap(endpoint: str) -> None:
+    import threading
+
+    from stedi.lease import lakehouse_lease
+
+    lake, options = f"s3://{BUCKET}/overlap", lease_options(endpoint)
+    inside, most = [0], [0]
+    guard = threading.Lock()
+
+    def writer() -> None:
+        for _ in range(3):
+            with lakehouse_lease(lake, options, wait_seconds=60, poll=0.05):
+                with guard:
+                    inside[0] += 1
+                    most[0] = max(most[0], inside[0])
+                time.sleep(0.05)
+                with guard:
+                    inside[0] -= 1
+
+    threads = [threading.Thread(target=writer) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert most[0] == 1

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from stedi.cli.wait import add_wait_option
+
 
 def register(sub: Any) -> None:
     p = sub.add_parser(
@@ -24,6 +26,7 @@ def register(sub: Any) -> None:
         action="store_true",
         help="only append the requests to erasure_requests, for the deployed erase_subjects flow to drain",
     )
+    add_wait_option(p)
     p.set_defaults(handler=run)
 
 
@@ -32,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
 
     from stedi.config import RunConfig, quiet_prefect_env
     from stedi.errors import InputError
+    from stedi.lock import lakehouse_lock, waiting_at_most
     from stedi.privacy.subjects import valid_emails
 
     if args.include_raw and not args.landing:
@@ -44,16 +48,19 @@ def run(args: argparse.Namespace) -> int:
 
         if not emails:
             raise InputError("--queue needs at least one --email")
-        print(f"queued {queue_erasure_requests(Lake.of(config), emails)} erasure request(s)")
+        with lakehouse_lock(config.lakehouse, config.storage_options, "stedi erase --queue", args.wait):
+            queued = queue_erasure_requests(Lake.of(config), emails)
+        print(f"queued {queued} erasure request(s)")
         return 0
     quiet_prefect_env()
     from flows.erase_subjects import erase_subjects
 
-    summary = erase_subjects(
-        lakehouse=config.lakehouse,
-        emails=emails,
-        include_raw=args.include_raw,
-        landing=config.landing if args.landing else None,
-    )
+    with waiting_at_most(args.wait):
+        summary = erase_subjects(
+            lakehouse=config.lakehouse,
+            emails=emails,
+            include_raw=args.include_raw,
+            landing=config.landing if args.landing else None,
+        )
     print(summary.to_text())
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from stedi.cli.wait import add_wait_option
 from stedi.policy import Policy
 
 
@@ -40,6 +41,7 @@ def register(sub: Any) -> None:
         metavar="PATH",
         help="also write the run summary (tables, counts, validation seconds, flow seconds) as JSON",
     )
+    add_wait_option(p)
     p.set_defaults(handler=run)
 
 
@@ -50,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from stedi.config import RunConfig, arm_faults, quiet_prefect_env
+    from stedi.lock import waiting_at_most
     from stedi.prefect_api import TemporaryServer, prefect_api
 
     # Fail fast on bad arguments, before Prefect starts.
@@ -70,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         from flows.runners import stedi_lakehouse_dask
 
         address = None if args.dask == "local" else args.dask
-        with prefect_api(server):
+        with prefect_api(server), waiting_at_most(args.wait):
             started = time.perf_counter()  # the server is up: from here on it is the flow's time
             summary = stedi_lakehouse_dask(
                 **options,
@@ -81,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         from flows.stedi_lakehouse import stedi_lakehouse
 
-        with prefect_api(server):
+        with prefect_api(server), waiting_at_most(args.wait):
             started = time.perf_counter()
             summary = stedi_lakehouse(**options, full_refresh=args.full_refresh)
     print(summary.to_text())
