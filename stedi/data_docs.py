@@ -1,84 +1,248 @@
-"""Great Expectations Data Docs rebuilt from a run's counts (never from GX's raw results, which list
-unexpected values). Free of Prefect, so it runs in the validation process, where GX is imported.
+"""Great Expectations Data Docs with history: each run's results go into persistent GX stores next to
+the lakehouse, and the site (`<lakehouse>/data_docs`) gains that run's pages.
+
+`record_run` is the one place that writes the stores and renders, called once per run at the end of
+the flow with the run's results as plain dicts, so validation workers never write them at once.
+Results hold counts and rule descriptions only: GX's raw results list offending values
+(`partial_unexpected_list`, `unexpected_list`, ...), which are personal here, so every result is
+reduced to `counts_only` before it is stored, whatever shape the caller passed.
+Free of Prefect, so it runs in the validation process, where GX is already imported.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from stedi.report import RunSummary, StepReport
+from expectations import suite_names
+from stedi.policy import Policy
+from stedi.report import RunSummary
 from stedi.validation import suite_for
 
-SITE_NAME = "stedi"
+# The only entries of an expectation's `result` that are kept: counts and percentages.
+COUNT_KEYS = frozenset(
+    {
+        "element_count",
+        "missing_count",
+        "missing_percent",
+        "unexpected_count",
+        "unexpected_percent",
+        "unexpected_percent_total",
+        "unexpected_percent_nonmissing",
+    }
+)
 
 
-def render_site(summary: RunSummary, run_name: str, site: Path) -> str:
-    import great_expectations as gx
+@dataclass(frozen=True)
+class DocsRun:
+    """Site-relative paths of the index and of the run's validation page per table."""
+
+    index: str
+    pages: dict[str, str]
+    seconds: float
+
+
+def suite_name(table: str, policy: str) -> str:
+    return f"{table}.{policy}"
+
+
+def _config(expectation: Mapping[str, Any]) -> dict[str, Any]:
+    """An expectation's type, kwargs and rule; its `why` shown as GX notes on the pages."""
+    meta = dict(expectation.get("meta") or {})
+    config: dict[str, Any] = {"type": expectation["type"], "kwargs": dict(expectation.get("kwargs") or {})}
+    if meta:
+        config["meta"] = meta
+    if meta.get("why"):
+        config["notes"] = str(meta["why"])
+    if expectation.get("severity"):
+        config["severity"] = expectation["severity"]
+    return config
+
+
+def suite_dict(table: str, policy: Policy) -> dict[str, Any]:
+    """The suite of `table` under `policy`, as GX stores it (name and expectation configurations)."""
+    return {
+        "name": suite_name(table, policy.value),
+        "expectations": [_config(e) for e in suite_for(table, policy)],
+    }
+
+
+def table_result(table: str, policy: str, rows: int, outcomes: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """A GX-shaped validation result of one table, from its outcomes (stedi.validation.Outcome as dicts)."""
+    configs = {
+        (e["type"], str(e["kwargs"].get("column") or e["kwargs"].get("column_A") or "")): e
+        for e in suite_for(table, Policy.parse(policy))
+    }
+    results = []
+    for o in outcomes:
+        spec = configs.get((o["expectation"], o["column"]), {"type": o["expectation"], "kwargs": {}})
+        checked = o.get("sampled_rows") or rows
+        unexpected = int(o.get("unexpected") or 0)
+        results.append(
+            {
+                "success": bool(o["success"]),
+                "expectation_config": _config(spec),
+                "result": {
+                    "element_count": checked,
+                    "unexpected_count": unexpected,
+                    "unexpected_percent": 100.0 * unexpected / checked if checked else 0.0,
+                },
+            }
+        )
+    return {
+        "suite_name": suite_name(table, policy),
+        "results": results,
+        "meta": {"table": table, "rows": rows},
+    }
+
+
+def run_results(summary: RunSummary) -> list[dict[str, Any]]:
+    """The run's validation results as plain dicts, one per validated table."""
+    return [
+        table_result(s.table, summary.policy, s.rows, [asdict(o) for o in s.validation])
+        for s in summary.steps
+        if s.validation
+    ]
+
+
+def counts_only(result: Mapping[str, Any]) -> dict[str, Any]:
+    """A GX validation result (plain dict) reduced to what may be stored: counts, rules and success.
+
+    Drops every value list GX may add (partial/complete unexpected lists, index lists, observed
+    values of column expectations, exception messages and tracebacks, batch markers and specs).
+    """
+    expectations = []
+    for r in result.get("results") or []:
+        config = _config(r.get("expectation_config") or {})
+        counts = {k: v for k, v in (r.get("result") or {}).items() if k in COUNT_KEYS and _is_number(v)}
+        observed = (r.get("result") or {}).get("observed_value")
+        if config["type"].startswith("expect_table_") and _is_schema(observed):
+            counts["observed_value"] = observed  # a row count or the column names: no data values
+        raised = bool((r.get("exception_info") or {}).get("raised_exception"))
+        expectations.append(
+            {
+                "success": bool(r.get("success")),
+                "expectation_config": config,
+                "result": counts,
+                "exception_info": {
+                    "raised_exception": raised,
+                    "exception_message": None,
+                    "exception_traceback": None,
+                },
+            }
+        )
+    meta = result.get("meta") or {}
+    table = str(meta.get("table") or meta.get("batch_spec", {}).get("data_asset_name") or "")
+    passed = sum(bool(e["success"]) for e in expectations)
+    return {
+        "suite_name": str(result["suite_name"]),
+        "success": passed == len(expectations),
+        "results": expectations,
+        "statistics": {
+            "evaluated_expectations": len(expectations),
+            "successful_expectations": passed,
+            "unsuccessful_expectations": len(expectations) - passed,
+            "success_percent": 100.0 * passed / len(expectations) if expectations else 100.0,
+        },
+        "meta": {"table": table, "rows": int(meta.get("rows") or 0)},
+    }
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_schema(value: Any) -> bool:
+    return _is_number(value) or (isinstance(value, list) and all(isinstance(v, str) for v in value))
+
+
+def record_run(
+    lakehouse: str,
+    storage_options: Mapping[str, str],
+    run_name: str,
+    results: Iterable[Mapping[str, Any]],
+    policy: str = Policy.STRICT.value,
+    run_time: datetime | None = None,
+) -> DocsRun:
+    """Store the run's results and suites under `lakehouse` and render the run's pages and the index."""
     from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types.resource_identifiers import (
         ExpectationSuiteIdentifier,
         ValidationResultIdentifier,
     )
 
-    context = gx.get_context(mode="ephemeral")
-    context.add_data_docs_site(
-        site_name=SITE_NAME,
-        site_config={
-            "class_name": "SiteBuilder",
-            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(site)},
-            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-        },
-    )
-    run_id = RunIdentifier(run_name=run_name, run_time=datetime.now(UTC))
-    for step in summary.steps:
-        if not step.validation:
-            continue
-        result = validation_result(step, summary.policy, run_id)
-        key = ValidationResultIdentifier(ExpectationSuiteIdentifier(result.suite_name), run_id, step.table)
-        context.validation_results_store.set(key, result)
-    urls = context.build_data_docs(site_names=[SITE_NAME])
-    return str(urls[SITE_NAME]).rsplit("/", 1)[-1]
+    from stedi.gx_stores import SITE_NAME, open_context
+
+    started = time.perf_counter()
+    context = open_context(lakehouse, storage_options)
+    changed = _store_suites(context, Policy.parse(policy))
+    run_id = RunIdentifier(run_name=run_name.replace("/", "-"), run_time=run_time or datetime.now(UTC))
+    pages: dict[str, str] = {}
+    keys = []
+    for raw in results:
+        stored = counts_only(raw)
+        table = stored["meta"]["table"]
+        meta = {
+            "run_id": run_id,
+            "batch_spec": {"data_asset_name": table},
+            "active_batch_definition": {"data_asset_name": table},
+            "rows": stored["meta"]["rows"],
+        }
+        key = ValidationResultIdentifier(ExpectationSuiteIdentifier(stored["suite_name"]), run_id, table)
+        context.validation_results_store.set(key, _gx_result(stored, meta))
+        keys.append(key)
+        parts = ["validations", *stored["suite_name"].split("."), *run_id.to_tuple(), table]  # type: ignore[no-untyped-call]
+        pages[table] = "/".join(parts) + ".html"
+    context.build_data_docs(site_names=[SITE_NAME], resource_identifiers=[*changed, *keys])
+    return DocsRun("index.html", pages, time.perf_counter() - started)
 
 
-def validation_result(step: StepReport, policy: str, run_id: Any) -> Any:
-    """A GX validation result made of the step's counts and its suite's configurations."""
+def _gx_result(stored: Mapping[str, Any], meta: dict[str, Any]) -> Any:
     from great_expectations.core import ExpectationSuiteValidationResult, ExpectationValidationResult
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
-    from stedi.policy import Policy
-
-    configs = {
-        (e["type"], str(e["kwargs"].get("column") or e["kwargs"].get("column_A") or "")): e
-        for e in suite_for(step.table, Policy.parse(policy))
-    }
-    results = []
-    for o in step.validation:
-        spec = configs.get((o.expectation, o.column), {"kwargs": {}, "meta": {}})
-        config = ExpectationConfiguration(type=o.expectation, kwargs=spec["kwargs"], meta=spec.get("meta"))
-        unexpected = o.unexpected or 0
-        results.append(
-            ExpectationValidationResult(
-                success=o.success,
-                expectation_config=config,
-                result={
-                    "element_count": step.rows,
-                    "unexpected_count": unexpected,
-                    "unexpected_percent": 100.0 * unexpected / step.rows if step.rows else 0.0,
-                },
-            )
+    results = [
+        ExpectationValidationResult(
+            success=r["success"],
+            expectation_config=ExpectationConfiguration(**r["expectation_config"]),
+            result=r["result"],
+            exception_info=r["exception_info"],
         )
-    passed = sum(bool(r.success) for r in results)
+        for r in stored["results"]
+    ]
     return ExpectationSuiteValidationResult(
-        success=passed == len(results),
+        success=stored["success"],
         results=results,
-        suite_name=f"{step.table}.{policy}",
-        statistics={
-            "evaluated_expectations": len(results),
-            "successful_expectations": passed,
-            "unsuccessful_expectations": len(results) - passed,
-            "success_percent": 100.0 * passed / len(results) if results else 100.0,
-        },
-        meta={"run_id": run_id, "active_batch_definition": {}, "batch_spec": {"table": step.table}},
+        suite_name=stored["suite_name"],
+        statistics=stored["statistics"],
+        meta=meta,
     )
+
+
+def _store_suites(context: Any, policy: Policy) -> list[Any]:
+    """Save every table's suite under `policy`; return the identifiers of those that changed."""
+    from great_expectations.core import ExpectationSuite
+    from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
+
+    store = context.expectations_store
+    changed = []
+    for table in suite_names():
+        wanted = suite_dict(table, policy)
+        suite = ExpectationSuite(name=wanted["name"], expectations=wanted["expectations"])
+        key = ExpectationSuiteIdentifier(wanted["name"])
+        if store.has_key(key) and _essence(store.get(key)["expectations"]) == _essence(suite.expectations):
+            continue
+        context.suites.add_or_update(suite)
+        changed.append(key)
+    return changed
+
+
+def _essence(expectations: Iterable[Any]) -> list[dict[str, Any]]:
+    """Expectation configurations as GX normalises them (defaults dropped), without their ids."""
+    configs = (
+        e if isinstance(e, Mapping) else getattr(e, "configuration", e).to_json_dict() for e in expectations
+    )
+    return [{k: v for k, v in c.items() if k != "id"} for c in configs]

@@ -1,31 +1,25 @@
 """What a person sees in the Prefect UI besides the run report: every expectation's result and Data Docs.
 
-Both artifacts hold counts and rule descriptions only. The Data Docs are rebuilt from those counts
-and the suites in `expectations/`, never from Great Expectations' raw results, which list unexpected
-values (emails, serials) that must not leave the pipeline.
+Both artifacts hold counts and rule descriptions only. The run's results go into the GX stores under
+the lakehouse and the Data Docs site gains the run's pages (stedi.data_docs.record_run), rendered in
+the validation process when it runs; the link artifact opens this run's page.
 """
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import pyarrow.fs as pafs
 from prefect import get_run_logger, task
 from prefect.artifacts import create_link_artifact, create_table_artifact
 from prefect.runtime import flow_run
 
 from stedi import validation_pool
-from stedi.config import RunConfig, is_local
-from stedi.data_docs import render_site
+from stedi.config import RunConfig
+from stedi.data_docs import DocsRun, record_run, run_results
+from stedi.gx_stores import site_url
 from stedi.report import RunSummary
-from stedi.storage import Landing
 from tasks.options import TASK_OPTIONS
-
-DATA_DOCS_FOLDER = "data_docs"
 
 
 def expectation_rows(summary: RunSummary) -> list[dict[str, Any]]:
@@ -47,7 +41,7 @@ def expectation_rows(summary: RunSummary) -> list[dict[str, Any]]:
 
 @task(name="validation_artifacts", **TASK_OPTIONS)
 def publish_validation_artifacts(config: RunConfig, summary: RunSummary) -> str | None:
-    """Publish the expectations table artifact and a link to Data Docs built under the lakehouse."""
+    """Publish the expectations table artifact, record the run in Data Docs and link to its page."""
     logger = get_run_logger()
     rows = expectation_rows(summary)
     failed = sum(r["result"] != "passed" for r in rows)
@@ -58,57 +52,38 @@ def publish_validation_artifacts(config: RunConfig, summary: RunSummary) -> str 
     )
     run = flow_run.get_name() or "local-run"
     try:
-        link = build_data_docs(config, summary, run)
+        docs = build_data_docs(config, summary, run)
     except Exception as exc:  # Data Docs are a view: a failure to build them must not fail a published run.
         logger.warning("Data Docs not built: %s: %s", type(exc).__name__, exc)
         return None
+    root = site_url(config.lakehouse, config.storage_options)
+    link = f"{root}/{quote(run_page(docs, summary))}"
+    pages = "".join(f"\n- [{table}]({root}/{quote(page)})" for table, page in docs.pages.items())
     create_link_artifact(
         link,
         link_text="Great Expectations Data Docs",
         key="stedi-data-docs",
-        description=f"Data Docs of run {run} under {config.lakehouse}/{DATA_DOCS_FOLDER}",
+        description=f"Data Docs of run {run}: [every run]({root}/index.html){pages}",
     )
-    logger.info("Data Docs: %s", link)
+    logger.info("Data Docs: %s (rendered in %.2f s)", link, docs.seconds)
     return link
 
 
-def build_data_docs(config: RunConfig, summary: RunSummary, run_name: str) -> str:
-    """Render the run's validation results as a Data Docs site in `<lakehouse>/data_docs`; return its URL."""
-    target = Landing(config.lakehouse, config.storage_options)  # the lakehouse's filesystem and base path
-    with tempfile.TemporaryDirectory(prefix="stedi-data-docs-") as tmp:
-        # Rendering imports GX: in the validation process when it runs, which has it imported.
-        future = validation_pool.submit(render_site, summary, run_name, Path(tmp))
-        index = future.result() if future is not None else render_site(summary, run_name, Path(tmp))
-        _upload(Path(tmp), target.fs, f"{target.base}/{DATA_DOCS_FOLDER}")
-    return _url(config, f"{DATA_DOCS_FOLDER}/{index}")
+def build_data_docs(config: RunConfig, summary: RunSummary, run_name: str) -> DocsRun:
+    """Record the run's results in the GX stores under the lakehouse and render its pages."""
+    results = run_results(summary)
+    if not results:  # nothing was validated (a run with nothing new): the site stays as it is
+        return DocsRun("index.html", {}, 0.0)
+    args = (config.lakehouse, dict(config.storage_options), run_name, results, summary.policy)
+    # Rendering imports GX: in the validation process when it runs, which has it imported.
+    future = validation_pool.submit(record_run, *args)
+    return future.result() if future is not None else record_run(*args)
 
 
-def _files(root: Path) -> Iterator[Path]:
-    return (p for p in sorted(root.rglob("*")) if p.is_file())
-
-
-def _upload(site: Path, fs: pafs.FileSystem, base: str) -> None:
-    """Copy the rendered site; static assets (about 4 MB) only when they are not there yet."""
-    for path in _files(site):
-        relative = path.relative_to(site).as_posix()
-        dest = f"{base}/{relative}"
-        if relative.startswith("static/") and fs.get_file_info(dest).type == pafs.FileType.File:
-            continue
-        fs.create_dir(dest.rsplit("/", 1)[0], recursive=True)
-        with fs.open_output_stream(dest) as out:
-            out.write(path.read_bytes())
-
-
-def _url(config: RunConfig, relative: str) -> str:
-    """A browser link: file:// for local lakes, the bucket's HTTPS address for S3."""
-    root = config.lakehouse
-    if is_local(root):
-        return Path(root.removeprefix("file://"), relative).as_uri()
-    if root.startswith("s3://"):
-        bucket, _, prefix = root.removeprefix("s3://").partition("/")
-        key = quote(f"{prefix}/{relative}" if prefix else relative)
-        endpoint = config.storage_options.get("AWS_ENDPOINT_URL", "")
-        if endpoint:
-            return f"{endpoint.rstrip('/')}/{bucket}/{key}"
-        return f"https://{bucket}.s3.amazonaws.com/{key}"
-    return f"{root}/{relative}"
+def run_page(docs: DocsRun, summary: RunSummary) -> str:
+    """The run's page to open first: the first table with an unmet expectation, else the first table."""
+    failing = [s.table for s in summary.steps if any(not o.success for o in s.validation)]
+    for table in [*failing, *docs.pages]:
+        if table in docs.pages:
+            return docs.pages[table]
+    return docs.index

@@ -1,0 +1,164 @@
+"""Data Docs with history: persistent GX stores next to the lakehouse, one page per run and table,
+an index of every run, counts only, and pages that render without internet."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from stedi.data_docs import counts_only, record_run
+from stedi.gx_site import LOCAL_COPIES, asset_files
+from tests.data_docs_helpers import (
+    BAD_EMAILS,
+    CSS_URL,
+    GOOD_EMAILS,
+    broken_run_results,
+    is_external,
+    local_target,
+    pages,
+    raw_gx_result,
+    references,
+)
+
+T0 = datetime(2026, 1, 1, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A lakehouse with three recorded runs: the email rule broken (flow results), a raw GX result
+    listing every unexpected value, and a third run."""
+    root = tmp_path_factory.mktemp("lake")
+    record_run(str(root), {}, "run-one", broken_run_results(), run_time=T0)
+    record_run(
+        str(root), {}, "run-two", [raw_gx_result(BAD_EMAILS + GOOD_EMAILS)], run_time=T0 + timedelta(hours=1)
+    )
+    record_run(str(root), {}, "run-three", broken_run_results(), run_time=T0 + timedelta(hours=2))
+    return root
+
+
+def test_stores_and_pages_hold_counts_but_no_offending_values(lake: Path) -> None:
+    stored = sorted((lake / "_validation" / "validations").rglob("*.json"))
+    assert len(stored) == 3
+    files = [*stored, *(lake / "_validation" / "expectations").rglob("*.json"), *pages(lake / "data_docs")]
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        leaked = [v for v in BAD_EMAILS + GOOD_EMAILS if v in text or json.dumps(v)[1:-1] in text]
+        assert not leaked, f"{path.relative_to(lake)} holds {leaked}"
+        assert "partial_unexpected" not in text and "unexpected_list" not in text, path
+    for path in stored:  # the counts are kept: 3 of 6 emails break the rule
+        result = json.loads(path.read_text(encoding="utf-8"))
+        email_rule = next(
+            r
+            for r in result["results"]
+            if r["expectation_config"]["type"] == "expect_column_values_to_match_regex"
+        )
+        assert (email_rule["success"], email_rule["result"]["unexpected_count"]) == (False, 3)
+        assert email_rule["expectation_config"]["notes"]  # the rule in words travels with the count
+
+
+def test_counts_only_keeps_counts_and_schema_and_drops_every_value() -> None:
+    raw = {
+        "suite_name": "customer_landing.strict",
+        "meta": {"table": "customer_landing", "rows": 2, "batch_markers": {"fingerprint": "x"}},
+        "results": [
+            {
+                "success": False,
+                "expectation_config": {
+                    "type": "expect_column_values_to_be_in_set",
+                    "kwargs": {"column": "email"},
+                },
+                "result": {
+                    "element_count": 2,
+                    "unexpected_count": 1,
+                    "partial_unexpected_list": ["a@b.c"],
+                    "partial_unexpected_counts": [{"value": "a@b.c", "count": 1}],
+                    "unexpected_list": ["a@b.c"],
+                    "unexpected_index_list": [{"email": "a@b.c"}],
+                    "observed_value": "a@b.c",
+                },
+                "exception_info": {"raised_exception": True, "exception_message": "bad value a@b.c"},
+            },
+            {
+                "success": True,
+                "expectation_config": {"type": "expect_table_columns_to_match_set", "kwargs": {}},
+                "result": {"observed_value": ["email", "phone"]},
+            },
+        ],
+    }
+    kept = counts_only(raw)
+    assert "a@b.c" not in json.dumps(kept)
+    assert kept["results"][0]["result"] == {"element_count": 2, "unexpected_count": 1}
+    assert kept["results"][0]["exception_info"]["raised_exception"] is True
+    assert kept["results"][1]["result"] == {"observed_value": ["email", "phone"]}
+    assert (kept["success"], kept["statistics"]["unsuccessful_expectations"]) == (False, 1)
+
+
+def test_index_lists_every_run_newest_first_and_shows_the_suites(lake: Path) -> None:
+    index = (lake / "data_docs" / "index.html").read_text(encoding="utf-8")
+    positions = [index.find(f"/strict/{name}/") for name in ("run-three", "run-two", "run-one")]
+    assert -1 not in positions and positions == sorted(positions), positions
+    for suite in ("customer_landing", "machine_learning_curated", "quarantine"):
+        assert f"expectations/{suite}/strict.html" in index
+        assert (lake / "data_docs" / "expectations" / suite / "strict.html").is_file()
+    runs = sorted(p.parent.parent.name for p in (lake / "data_docs" / "validations").rglob("*.html"))
+    assert runs == ["run-one", "run-three", "run-two"]
+
+
+def test_a_new_run_renders_its_own_pages_only(tmp_path: Path) -> None:
+    first = record_run(str(tmp_path), {}, "first", broken_run_results(), run_time=T0)
+    page = tmp_path / "data_docs" / first.pages["customer_landing"]
+    suite_page = tmp_path / "data_docs" / "expectations" / "customer_landing" / "strict.html"
+    before = (page.stat().st_mtime_ns, suite_page.stat().st_mtime_ns)
+    second = record_run(str(tmp_path), {}, "second", broken_run_results(), run_time=T0 + timedelta(minutes=1))
+    assert (page.stat().st_mtime_ns, suite_page.stat().st_mtime_ns) == before  # history is not re-rendered
+    assert (tmp_path / "data_docs" / second.pages["customer_landing"]).is_file()
+    assert second.pages["customer_landing"] == (
+        "validations/customer_landing/strict/second/20260101T080100.000000Z/customer_landing.html"
+    )
+
+
+def test_no_page_loads_anything_from_outside_the_site(lake: Path) -> None:
+    site = (lake / "data_docs").resolve()
+    checked, stylesheets = 0, set()
+    for page in pages(site):
+        text = page.read_text(encoding="utf-8")
+        assert "vegaEmbed" not in text, f"{page}: a chart needs Vega, which is not served locally"
+        for url in references(page):
+            assert not is_external(url), f"{page.relative_to(site)} references {url}"
+            target = local_target(page, url)
+            if target is not None:
+                assert target.is_file() and site in target.parents, (
+                    f"{page.relative_to(site)}: {url} is missing"
+                )
+                checked += 1
+                stylesheets |= {target} if target.suffix == ".css" else set()
+    assert checked > 100 and stylesheets
+    for css in stylesheets:  # the stylesheets' fonts and images are served locally too
+        for url in CSS_URL.findall(css.read_text(encoding="utf-8")):
+            if not url.startswith("data:"):
+                assert not is_external(url) and (css.parent / url.split("?")[0]).is_file(), f"{css}: {url}"
+
+
+def test_every_cdn_copy_is_vendored_and_copied_into_the_site(lake: Path) -> None:
+    vendored = {"/".join(key[2:]) for key, _ in asset_files()}
+    assert set(LOCAL_COPIES.values()) <= vendored
+    for key, path in asset_files():
+        assert (lake / "data_docs" / Path(*key)).read_bytes() == path.read_bytes()
+
+
+def test_gx_templates_name_no_cdn_we_do_not_serve() -> None:
+    """After a GX upgrade: a new or changed CDN link in its templates must be vendored (fetch.sh)."""
+    from importlib.resources import files
+
+    from stedi.gx_site import offline_source
+
+    templates = files("great_expectations") / "render" / "view" / "templates"
+    for template in templates.iterdir():
+        if template.name.endswith(".j2"):
+            source = offline_source(template.name, template.read_text(encoding="utf-8"))
+            urls = re.findall(r'(?:src|href)="(https?://[^"]+)"', source)
+            assert not urls, f"{template.name} still loads {urls}: add them to LOCAL_COPIES and fetch.sh"
