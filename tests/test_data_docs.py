@@ -162,3 +162,12 @@ def test_gx_templates_name_no_cdn_we_do_not_serve() -> None:
             source = offline_source(template.name, template.read_text(encoding="utf-8"))
             urls = re.findall(r'(?:src|href)="(https?://[^"]+)"', source)
             assert not urls, f"{template.name} still loads {urls}: add them to LOCAL_COPIES and fetch.sh"
+
+
+def test_validation_asks_gx_for_counts_without_offending_values() -> None:
+    from stedi.validation import RESULT_FORMAT
+
+    raw = raw_gx_result(BAD_EMAILS + GOOD_EMAILS, result_format=RESULT_FORMAT)
+    rule = raw["results"][-1]["result"]
+    assert rule["unexpected_count"] == len(BAD_EMAILS) and not rule.get("partial_unexpected_list")
+    assert not [v for v in BAD_EMAILS if v in json.dumps(raw)]
