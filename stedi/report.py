@@ -82,6 +82,7 @@ class RunSummary:
             "customers": {
                 "records": self.count("customer_trusted", "customer_records"),
                 "customers": customers,
+                "suspended": self.count("customer_trusted", "suspended_customers"),
                 "consenting": self.rows("customer_trusted"),
                 "with_readings": self.rows("customer_curated"),
             },

@@ -33,6 +33,7 @@ from stedi.rules.readings import accelerometer_trusted, device_owners, step_trai
 from stedi.schemas import CUSTOMER
 from stedi.state import BUILT_FROM, counts_from
 from stedi.storage import Lake
+from tasks.customer_inputs import customer_quarantine, customer_records
 from tasks.publish import publish
 from tasks.state import DerivedState
 
@@ -86,7 +87,7 @@ def _gained(lake: Lake, table: str, plan: DerivedState, columns: list[str] | Non
 def append_customer_trusted(config: RunConfig, plan: DerivedState) -> StepReport:
     """customer_trusted gains the new consenting customers (existing ones are unchanged, as planned)."""
     lake = Lake.of(config)
-    result = customer_trusted(lake.read("customer_landing", CUSTOMER.schema.names), config.policy)
+    result = customer_trusted(customer_records(lake), config.policy, customer_quarantine(lake))
     stored = lake.read("customer_trusted")
     known = customer_keys(stored, config.policy)
     added = result.table.filter(pc.invert(pc.is_in(key_column(result.table, config.policy), value_set=known)))
@@ -158,7 +159,7 @@ def append_step_trainer_trusted(config: RunConfig, plan: DerivedState) -> StepRe
     serials = _newly_curated_serials(lake, customers, plan, config.policy)
     version = plan.source_version("step_trainer_landing")
     fresh = new_rows(lake, "step_trainer_landing", version, STEP)
-    old = old_rows_of(lake, "step_trainer_landing", version, "serialNumber", serials, False, STEP)
+    old = old_rows_of(lake, "step_trainer_landing", version, "serialNumber", serials, True, STEP)
     result = step_trainer_trusted(pa.concat_tables([fresh, old]), customers, curated, config.policy)
     audit = audit_step_trainer_trusted(result.table, curated, config.policy)
     base = base_counts(lake, "step_trainer_trusted", str(plan.base))
@@ -182,6 +183,7 @@ def append_machine_learning_curated(config: RunConfig, plan: DerivedState) -> St
     lake = Lake.of(config)
     base = str(plan.base)
     curated = lake.read("customer_curated")
+    ownership = device_owners(lake.read("customer_landing", CUSTOMER.schema.names))
     salt = subject_salt(config.lakehouse).value
     steps_version = base_version(lake, "step_trainer_trusted", base)
     readings_version = base_version(lake, "accelerometer_trusted", base)
@@ -193,9 +195,9 @@ def append_machine_learning_curated(config: RunConfig, plan: DerivedState) -> St
     old_steps = _at_times(lake, "step_trainer_trusted", steps_version, "sensorReadingTime", reading_times)
     joined = [
         machine_learning_curated(
-            steps, pa.concat_tables([old_readings, readings]), curated, config.policy, salt
+            steps, pa.concat_tables([old_readings, readings]), curated, config.policy, salt, ownership
         ).table,
-        machine_learning_curated(old_steps, readings, curated, config.policy, salt).table,
+        machine_learning_curated(old_steps, readings, curated, config.policy, salt, ownership).table,
     ]
     table = pa.concat_tables(joined)
     counts = {

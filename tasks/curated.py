@@ -14,7 +14,8 @@ from stedi.config import RunConfig, subject_salt
 from stedi.report import StepReport
 from stedi.rules.curated import machine_learning_curated as build_machine_learning_curated
 from stedi.rules.customers import customer_curated
-from stedi.schemas import ACCELEROMETER, ML_SCHEMA
+from stedi.rules.readings import device_owners
+from stedi.schemas import ACCELEROMETER, CUSTOMER, ML_SCHEMA
 from stedi.storage import Lake
 from tasks.append import append_customer_curated, append_machine_learning_curated
 from tasks.options import TASK_OPTIONS
@@ -60,6 +61,7 @@ def machine_learning_curated(config: RunConfig, plan: DerivedState) -> StepRepor
     get_run_logger().info("subject_id salt from %s", salt.source)
     steps = lake.read("step_trainer_trusted")
     curated = lake.read("customer_curated")
+    ownership = device_owners(lake.read("customer_landing", CUSTOMER.schema.names))  # who owned a device when
     # The join is an equi-join, so it distributes over chunks of the readings: the (smaller) step
     # table stays in memory and the readings stream through, in large chunks because each chunk
     # looks the step table's owners up again.
@@ -68,7 +70,9 @@ def machine_learning_curated(config: RunConfig, plan: DerivedState) -> StepRepor
 
     def chunks() -> Iterator[tuple[pa.Table, pa.Table]]:
         for chunk in chunked(source, ACCELEROMETER.schema, ML_CHUNK_ROWS):
-            table = build_machine_learning_curated(steps, chunk, curated, config.policy, salt.value).table
+            table = build_machine_learning_curated(
+                steps, chunk, curated, config.policy, salt.value, ownership
+            ).table
             rows[0] += table.num_rows
             yield table, table
 

@@ -17,6 +17,7 @@ from stedi.privacy.tombstones import read_tombstones
 from stedi.report import RunSummary
 from stedi.schemas import ACCELEROMETER, CUSTOMER, STEP_TRAINER, Feed
 from stedi.storage import Lake
+from tasks.customer_inputs import customer_quarantine, customer_records
 from tasks.options import TASK_OPTIONS
 
 ERASURE_LOG = "erasure_log"
@@ -46,8 +47,13 @@ def build_privacy_report(
     if summary is not None:
         customers, accel, steps = run_funnels(_landing(lake, CUSTOMER), summary)
     else:
+        records = customer_records(lake) if lake.exists("customer_landing") else _landing(lake, CUSTOMER)
         customers, accel, steps = funnels(
-            _landing(lake, CUSTOMER), _landing(lake, ACCELEROMETER), _landing(lake, STEP_TRAINER), policy
+            records,
+            _landing(lake, ACCELEROMETER),
+            _landing(lake, STEP_TRAINER),
+            policy,
+            customer_quarantine(lake),
         )
     log = lake.read(ERASURE_LOG) if lake.exists(ERASURE_LOG) else ERASURE_LOG_SCHEMA.empty_table()
     tombstones = read_tombstones(lake)

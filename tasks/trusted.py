@@ -27,6 +27,7 @@ from stedi.rules.readings import (
 from stedi.schemas import ACCELEROMETER, CUSTOMER, STEP_TRAINER
 from stedi.storage import Lake
 from tasks.append import append_accelerometer_trusted, append_customer_trusted, append_step_trainer_trusted
+from tasks.customer_inputs import customer_quarantine, customer_records
 from tasks.options import TASK_OPTIONS
 from tasks.publish import publish, publish_stream
 from tasks.state import DerivedState
@@ -38,7 +39,7 @@ def customer_landing_to_trusted(config: RunConfig, plan: DerivedState) -> StepRe
     if plan.appending:
         return append_customer_trusted(config, plan)
     lake = Lake.of(config)
-    result = customer_trusted(lake.read("customer_landing", CUSTOMER.schema.names), config.policy)
+    result = customer_trusted(customer_records(lake), config.policy, customer_quarantine(lake))
     audit = audit_customer_trusted(result.table, config.policy)
     return publish(
         lake, "customer_trusted", result.table, audit, config.policy, result.counts, plan.built_from

@@ -123,3 +123,39 @@ def test_integral_float_time_is_accepted_but_fraction_is_not() -> None:
     parsed = parse_file(ACCELEROMETER, line(timestamp=float(T)) + b"\n" + line(timestamp=T + 0.5), "f.json")
     assert parsed.rows.column("timestamp").to_pylist() == [T]
     assert [q.reason_code for q in parsed.quarantined] == ["wrong_type"]
+
+
+CUSTOMER_RECORD = {"email": "a@b.test", "lastUpdateDate": T, "shareWithResearchAsOfDate": T}
+
+
+@pytest.mark.parametrize("revocation", [0, "", "null", " NULL ", False])
+def test_a_revocation_written_as_zero_empty_null_or_false_is_a_revocation(revocation: object) -> None:
+    data = json.dumps({**CUSTOMER_RECORD, "shareWithResearchAsOfDate": revocation}).encode() + b"\n"
+    parsed = parse_file(CUSTOMER, data, "f.json")
+    assert parsed.quarantined == []
+    assert parsed.rows.column("shareWithResearchAsOfDate").to_pylist() == [None]
+    assert parsed.rows.column("lastUpdateDate").to_pylist() == [T]
+
+
+def test_zero_in_a_time_field_that_is_not_a_consent_stays_quarantined() -> None:
+    data = json.dumps({**CUSTOMER_RECORD, "lastUpdateDate": 0}).encode() + b"\n"
+    assert [q.reason_code for q in parse_file(CUSTOMER, data, "f.json").quarantined] == ["implausible_time"]
+
+
+def test_duplicate_keys_in_one_record_are_quarantined_with_their_own_reason() -> None:
+    dupe = (
+        b'{"email": "a@b.test", "shareWithResearchAsOfDate": 1655564444103, "shareWithResearchAsOfDate": 0}'
+    )
+    data = json.dumps(CUSTOMER_RECORD).encode() + b"\n" + dupe + b"\n"
+    parsed = parse_file(CUSTOMER, data, "f.json")
+    assert parsed.rows.num_rows == 1
+    assert [(q.line_number, q.reason_code, q.raw_line) for q in parsed.quarantined] == [
+        (2, "duplicate_keys", dupe.decode())
+    ]
+
+
+def test_duplicate_keys_in_a_json_array_file_are_quarantined() -> None:
+    data = b'[{"user": "a@b.test", "timestamp": 1655564444103, "user": "c@d.test"}, ' + line() + b"]"
+    parsed = parse_file(ACCELEROMETER, data, "f.json")
+    assert parsed.rows.num_rows == 1
+    assert [q.reason_code for q in parsed.quarantined] == ["duplicate_keys"]

@@ -30,22 +30,35 @@ def test_funnels_follow_customers_and_readings_to_the_trusted_tables() -> None:
         },
         {"email": "BOB@x.test", "serialNumber": "b", "lastUpdateDate": 2},  # revoked later
         {"email": "cy@x.test", "serialNumber": "c", "lastUpdateDate": 1},
+        # Two newest records on the same date: which one is in force is unclear, so dee is suspended.
+        {
+            "email": "dee@x.test",
+            "serialNumber": "d",
+            "lastUpdateDate": 1,
+            "shareWithResearchAsOfDate": CONSENT,
+        },
+        {"email": "dee@x.test", "serialNumber": "d", "lastUpdateDate": 1, "shareWithResearchAsOfDate": 7},
     )
     accel = readings(
-        ("ann@x.test", CONSENT - 1), ("ann@x.test", CONSENT), ("bob@x.test", CONSENT), ("zed", CONSENT)
+        ("ann@x.test", CONSENT - 1),
+        ("ann@x.test", CONSENT),
+        ("bob@x.test", CONSENT),
+        ("zed", CONSENT),
+        ("dee@x.test", CONSENT),
     )
     step = steps(("a", CONSENT - 1), ("a", CONSENT), ("b", CONSENT))
     customer, accelerometer, step_trainer = funnels(people, accel, step, Policy.STRICT)
     assert customer == [
-        ("records", 4),
-        ("customers", 3),
-        ("ever consented", 2),
-        ("latest record consents", 1),
+        ("records", 6),
+        ("customers", 4),
+        ("ever consented", 3),
+        ("latest record consents", 2),
+        ("suspended (newest record unclear)", 1),
         ("with readings (customer_curated)", 1),
     ]
     assert accelerometer == [
-        ("total", 4),
-        ("of non-consenting owners", 2),
+        ("total", 5),
+        ("of non-consenting owners", 3),
         ("before consent", 1),
         ("trusted", 1),
     ]

@@ -15,6 +15,7 @@ from stedi.privacy.raw import strip_subjects
 from stedi.privacy.subjects import (
     erasure_keys,
     removed_per_subject,
+    subject_periods,
     subject_serials,
     subjects_of_rows,
     valid_emails,
@@ -37,14 +38,21 @@ def people() -> pa.Table:
     )
 
 
-def test_a_device_another_customer_still_owns_is_kept() -> None:
-    assert subject_serials(people(), [ANN]) == (["dev-a"], 1)
+def test_a_device_is_erased_only_for_the_time_the_subjects_records_named_it() -> None:
+    # ann's first record (dev-a) is in force until her next one (time 2), which names dev-shared.
+    assert subject_periods(people(), [ANN]) == {"dev-a": ((None, 2),), "dev-shared": ((2, None),)}
+    assert subject_serials(people(), [ANN]) == (["dev-a", "dev-shared"], 1)  # bob named dev-shared too
 
 
-def test_a_device_only_an_older_record_of_another_customer_named_is_erased() -> None:
+def test_an_older_record_of_the_subject_adds_the_period_before_the_next_record() -> None:
     extra = customers({"email": ANN, "serialNumber": "dev-old-of-cy", "lastUpdateDate": 0})
     both = pa.concat_tables([people(), extra])
-    assert subject_serials(both, [ANN]) == (["dev-a", "dev-old-of-cy"], 1)
+    assert subject_periods(both, [ANN]) == {
+        "dev-old-of-cy": ((None, 1),),
+        "dev-a": ((1, 2),),
+        "dev-shared": ((2, None),),
+    }
+    assert subject_serials(both, [ANN]) == (["dev-a", "dev-old-of-cy", "dev-shared"], 2)
 
 
 def test_request_emails_are_normalised_and_non_emails_refused() -> None:
@@ -57,13 +65,16 @@ def test_rows_of_every_table_are_attributed_to_the_subject() -> None:
     keys = erasure_keys([" ANN@x.test"], people(), Tombstones.empty(), SALT)
     ann = keyed_hash(ANN, SALT)
     assert keys.requested_subjects == (ann,) and keys.kept_serials == 1
-    assert set(keys.serials) == {keyed_hash("dev-a", SALT, SERIAL)}
+    assert set(keys.serials) == {keyed_hash("dev-a", SALT, SERIAL), keyed_hash("dev-shared", SALT, SERIAL)}
     found = subjects_of_rows(
         "accelerometer_landing", readings((ANN, 1), (BOB, 2), ("Ann@x.test ", 3)), keys, SALT
     )
     assert found.to_pylist() == [ann, None, ann]
-    found = subjects_of_rows("step_trainer_trusted", steps(("dev-a", 1), ("dev-shared", 2)), keys, SALT)
-    assert removed_per_subject(found) == {ann: 1}
+    # dev-shared is ann's (and bob's) from time 2 only: bob's reading at time 1 stays.
+    data = steps(("dev-a", 1), ("dev-shared", 2), ("DEV-shared", 1))
+    found = subjects_of_rows("step_trainer_trusted", data, keys, SALT)
+    assert found.to_pylist() == [ann, ann, None]
+    assert removed_per_subject(found) == {ann: 2}
     ml = pa.Table.from_pylist(
         [
             {"subject_id": ann, "sensorReadingTime": 1},

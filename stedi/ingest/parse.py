@@ -120,14 +120,14 @@ def _parse_lines(feed: Feed, data: bytes) -> ParsedFile:
             continue
         body = text[:-1].rstrip() if text.endswith(",") else text
         try:
-            obj = json.loads(body)
+            obj = json.loads(body, object_pairs_hook=_record)
         except json.JSONDecodeError as exc:
             bad.append(
                 Quarantined(number, "invalid_json", f"not JSON: {exc.msg} at column {exc.colno}", text)
             )
             continue
         try:
-            rows.append(type_record(feed, obj))
+            rows.append(_typed(feed, obj))
         except RecordError as exc:
             bad.append(Quarantined(number, exc.code, exc.reason, text))
     return ParsedFile(pa.Table.from_pylist(rows, schema=row_schema(feed)), bad)
@@ -136,7 +136,7 @@ def _parse_lines(feed: Feed, data: bytes) -> ParsedFile:
 def _parse_array(feed: Feed, data: bytes) -> ParsedFile:
     """A file holding one JSON array of records; element N is reported as line N."""
     try:
-        items = json.loads(data.decode("utf-8"))
+        items = json.loads(data.decode("utf-8"), object_pairs_hook=_record)
     except UnicodeDecodeError as exc:
         return _whole_file(feed, "invalid_utf8", f"JSON array file is not valid UTF-8: {exc.reason}", data)
     except json.JSONDecodeError as exc:
@@ -149,10 +149,58 @@ def _parse_array(feed: Feed, data: bytes) -> ParsedFile:
     bad: list[Quarantined] = []
     for number, item in enumerate(items, start=1):
         try:
-            rows.append(type_record(feed, item))
+            rows.append(_typed(feed, item))
         except RecordError as exc:
             bad.append(Quarantined(number, exc.code, exc.reason, json.dumps(item, ensure_ascii=False)))
     return ParsedFile(pa.Table.from_pylist(rows, schema=row_schema(feed)), bad)
+
+
+class _Record(dict[str, Any]):
+    """A decoded JSON object that remembers the first key it held more than once."""
+
+    duplicate: str | None = None
+
+
+def _record(pairs: list[tuple[str, Any]]) -> _Record:
+    record = _Record()
+    for key, value in pairs:
+        if key in record and record.duplicate is None:
+            record.duplicate = key
+        record[key] = value
+    return record
+
+
+# Consent fields where a revocation is sometimes written as 0, "", "null" or false: all mean "no consent".
+CONSENT_FIELDS = frozenset(
+    {"shareWithResearchAsOfDate", "shareWithPublicAsOfDate", "shareWithFriendsAsOfDate"}
+)
+
+
+def is_revocation(value: Any) -> bool:
+    """0, false, "" or "null" (any case, trimmed): a consent date field written as a revocation."""
+    if value is False:
+        return True
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value == 0
+    return isinstance(value, str) and value.strip().lower() in ("", "null")
+
+
+def _typed(feed: Feed, obj: Any) -> dict[str, Any]:
+    """type_record, after refusing duplicate keys and reading revocation spellings as null.
+
+    Duplicate keys are refused (reason `duplicate_keys`): JSON decoders keep one of the values
+    silently, and which one is a guess (for a consent field, a guess about consent). The fast Arrow
+    path never sees them: Arrow's reader fails on a repeated column, so the file comes here.
+    """
+    if isinstance(obj, _Record) and obj.duplicate is not None:
+        raise RecordError("duplicate_keys", f"{obj.duplicate} appears more than once in one record")
+    if isinstance(obj, dict):
+        revoked = [
+            k for k, v in obj.items() if feed.canonical_key(str(k)) in CONSENT_FIELDS and is_revocation(v)
+        ]
+        if revoked:
+            obj = {**obj, **dict.fromkeys(revoked)}
+    return type_record(feed, obj)
 
 
 def _whole_file(feed: Feed, code: str, reason: str, data: bytes) -> ParsedFile:

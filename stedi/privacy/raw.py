@@ -37,7 +37,9 @@ def strip_subjects(data: bytes, gzipped: bool, keys: ErasureKeys, salt: bytes) -
 
 
 def _matches(lines: list[str], keys: ErasureKeys, salt: bytes) -> list[bool]:
-    subjects = subjects_in_text(pa.array(lines, pa.string()), keys.emails, keys.serials, salt, keys.needles)
+    subjects = subjects_in_text(
+        pa.array(lines, pa.string()), keys.emails, keys.serials, salt, keys.needles, keys.serial_periods
+    )
     return [s is not None for s in subjects.to_pylist()]
 
 

@@ -56,8 +56,12 @@ class PrivacyReport:
         return "\n".join(out)
 
 
-def customer_stages(customers: pa.Table, with_readings: int) -> list[Stage]:
-    """Customer records -> customers -> ever consented -> latest record consents -> with readings."""
+def customer_stages(customers: pa.Table, with_readings: int, suspended: int = 0) -> list[Stage]:
+    """Records -> customers -> ever consented -> latest record consents -> suspended -> with readings.
+
+    `suspended`: customers counted as not consenting because their newest record is unclear
+    (strict policy; see stedi.rules.suspension).
+    """
     keys = normalise_email(customers["email"])
     consented = customers.filter(pc.is_valid(customers["shareWithResearchAsOfDate"]))
     latest = latest_customer_records(customers)
@@ -69,6 +73,7 @@ def customer_stages(customers: pa.Table, with_readings: int) -> list[Stage]:
             "latest record consents",
             int(pc.sum(pc.is_valid(latest["shareWithResearchAsOfDate"])).as_py() or 0),
         ),
+        ("suspended (newest record unclear)", suspended),
         ("with readings (customer_curated)", with_readings),
     ]
 
@@ -94,14 +99,25 @@ def reading_stages(total: int, counts: Mapping[str, int], trusted: int, steps: b
 Funnels = tuple[list[Stage], list[Stage], list[Stage]]
 
 
-def funnels(customers: pa.Table, readings: pa.Table, steps: pa.Table, policy: Policy) -> Funnels:
-    """Customer, accelerometer and step-trainer funnels of the landing tables under `policy`."""
-    trusted = customer_trusted(customers, policy).table
+def funnels(
+    customers: pa.Table,
+    readings: pa.Table,
+    steps: pa.Table,
+    policy: Policy,
+    quarantined: pa.Table | None = None,
+) -> Funnels:
+    """Customer, accelerometer and step-trainer funnels of the landing tables under `policy`.
+
+    `customers` with `_ingested_at`/`_source_file` and the customer `quarantined` lines, as the
+    strict consent rule reads them (stedi.rules.suspension).
+    """
+    trusted_result = customer_trusted(customers, policy, quarantined)
+    trusted = trusted_result.table
     accel = accelerometer_trusted(readings, trusted, policy)
     curated = customer_curated(trusted, accel.table, policy).table
     step = step_trainer_trusted(steps, customers, curated, policy)
     return (
-        customer_stages(customers, curated.num_rows),
+        customer_stages(customers, curated.num_rows, trusted_result.counts.get("suspended_customers", 0)),
         reading_stages(readings.num_rows, accel.counts, accel.table.num_rows, steps=False),
         reading_stages(steps.num_rows, step.counts, step.table.num_rows, steps=True),
     )
@@ -114,7 +130,11 @@ def run_funnels(customers: pa.Table, summary: RunSummary) -> Funnels:
     after an append), so the reading funnels need no pass over the readings.
     """
     return (
-        customer_stages(customers, summary.rows("customer_curated")),
+        customer_stages(
+            customers,
+            summary.rows("customer_curated"),
+            summary.count("customer_trusted", "suspended_customers"),
+        ),
         reading_stages(
             summary.rows("accelerometer_landing"),
             _counts(summary, "accelerometer_trusted"),

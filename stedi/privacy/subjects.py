@@ -13,11 +13,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from stedi.errors import InputError
+from stedi.identity import normalise_email, normalise_serial
 from stedi.privacy.keys import EMAIL, SERIAL, keyed_hash, normalise
-from stedi.privacy.tombstones import Tombstones, subjects_by_hash, subjects_in_text
+from stedi.privacy.tombstones import Period, Tombstones, subjects_by_hash, subjects_in_text
 from stedi.registry import REGISTRY
-from stedi.rules.customers import latest_customer_records
-from stedi.rules.keys import normalise_email
+from stedi.rules.ownership import BEGINNING, END, record_periods
 
 # How each table names its subjects: (column, what the column holds).
 # Only the data zones: the privacy tables are erasure's own bookkeeping.
@@ -26,17 +26,27 @@ TABLE_KEYS: dict[str, tuple[str, str]] = {
     for name, (column, kind) in REGISTRY.erasable.items()
     if name in REGISTRY.data_tables
 }
+# Tables whose serial key is matched only within the erased subject's periods of that device.
+TIME_COLUMNS = {"step_trainer_landing": "sensorReadingTime", "step_trainer_trusted": "sensorReadingTime"}
 
 
 @dataclass(frozen=True)
 class ErasureKeys:
-    """Keyed hashes to erase (hash -> subject) and, for raw text, this request's plaintext identifiers."""
+    """Keyed hashes to erase (hash -> subject) and, for raw text, this request's plaintext identifiers.
+
+    `serial_periods`: serial hash -> the reading-time periods the erasure covers (the times the
+    subject's records named the device); `kept_serials`: devices other customers also named, whose
+    readings outside those periods stay. `step_times`: times of the requested subjects' step readings,
+    for tables (udacity machine_learning_curated) whose step side carries no subject.
+    """
 
     emails: dict[str, str]
     serials: dict[str, str]
     requested_subjects: tuple[str, ...] = ()
     kept_serials: int = 0
     needles: dict[str, str] = field(default_factory=dict, repr=False)
+    serial_periods: dict[str, tuple[Period, ...]] = field(default_factory=dict)
+    step_times: tuple[int, ...] = ()
 
     @property
     def subjects(self) -> list[str]:
@@ -58,37 +68,74 @@ def valid_emails(emails: Sequence[str]) -> list[str]:
 
 
 def subject_serials(customers: pa.Table, emails: Sequence[str]) -> tuple[list[str], int]:
-    """Device serials of the erased customers, except serials that another, non-erased customer's
-    latest record names (that device's readings still belong to someone); and how many were kept."""
-    wanted = pa.array(list(emails), pa.string())
-    keys = normalise_email(customers["email"])
-    mine = pc.is_in(keys, value_set=wanted)
-    theirs = customers.filter(pc.invert(mine))
-    serials = {normalise(s) for s in customers.filter(mine)["serialNumber"].to_pylist() if s}
-    others = latest_customer_records(theirs)["serialNumber"].to_pylist() if theirs.num_rows else []
-    kept = serials & {normalise(s) for s in others if s}
-    return sorted(serials - kept), len(kept)
+    """Normalised serials the erased customers' records name, and how many of them another customer
+    named too (that customer's readings outside the erased subjects' periods stay)."""
+    periods = subject_periods(customers, emails)
+    wanted = set(emails)
+    others = {serial for serial, key, _, _ in record_periods(customers) if key not in wanted}
+    return sorted(periods), len(set(periods) & others)
+
+
+def subject_periods(customers: pa.Table, emails: Sequence[str]) -> dict[str, tuple[Period, ...]]:
+    """Normalised serial -> the reading-time periods during which a record of the erased customers
+    (normalised emails) was in force and named it (see stedi.rules.ownership), merged; None is unbounded.
+
+    Times when another customer named the device as well are included: such readings cannot be told
+    apart, and once the subject's records are gone they would be attributed to the other customer.
+    """
+    wanted = set(emails)
+    spans: dict[str, list[tuple[int, int]]] = {}
+    for serial, key, start, until in record_periods(customers):
+        if key in wanted and start < until:
+            spans.setdefault(serial, []).append((start, until))
+    out: dict[str, tuple[Period, ...]] = {}
+    for serial, found in spans.items():
+        merged: list[tuple[int, int]] = []
+        for start, until in sorted(found):
+            if merged and start <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], until))
+            else:
+                merged.append((start, until))
+        out[serial] = tuple((None if a == BEGINNING else a, None if b == END else b) for a, b in merged)
+    return out
 
 
 def erasure_keys(
-    emails: Sequence[str], customers: pa.Table, tombstones: Tombstones, salt: bytes
+    emails: Sequence[str],
+    customers: pa.Table,
+    tombstones: Tombstones,
+    salt: bytes,
+    steps: pa.Table | None = None,
 ) -> ErasureKeys:
-    """Keys of this request (emails, and serials found in the customer records) plus every tombstone."""
+    """Keys of this request (emails, and serials found in the customer records) plus every tombstone.
+
+    `steps` (step readings: serialNumber, sensorReadingTime), when given, yields the times of the
+    requested subjects' step readings (`step_times`).
+    """
     requested = valid_emails(emails)
     email_keys = tombstones.keys(salt, EMAIL)
     serial_keys = tombstones.keys(salt, SERIAL)
+    periods = dict(tombstones.periods(salt))
     needles: dict[str, str] = {}
     for email in requested:
         subject = keyed_hash(email, salt, EMAIL)
         email_keys[subject] = subject
         needles[email] = subject
+    found = subject_periods(customers, requested) if customers.num_rows else {}
     serials, kept = subject_serials(customers, requested) if customers.num_rows else ([], 0)
     owner = _serial_owners(customers, requested, serials, salt)
     for serial in serials:
-        serial_keys.setdefault(keyed_hash(serial, salt, SERIAL), owner[serial])
+        hashed = keyed_hash(serial, salt, SERIAL)
+        serial_keys.setdefault(hashed, owner[serial])
+        periods[hashed] = tuple(sorted(set(periods.get(hashed, ())) | set(found[serial]), key=str))
         needles[serial] = owner[serial]
     requested_subjects = tuple(keyed_hash(e, salt, EMAIL) for e in requested)
-    return ErasureKeys(email_keys, serial_keys, requested_subjects, kept, needles)
+    new = {keyed_hash(s, salt, SERIAL): owner[s] for s in serials}
+    times: tuple[int, ...] = ()
+    if steps is not None and steps.num_rows and new:
+        mine = subjects_by_hash(steps["serialNumber"], new, salt, SERIAL, steps["sensorReadingTime"], periods)
+        times = tuple(sorted(set(steps["sensorReadingTime"].filter(pc.is_valid(mine)).to_pylist())))
+    return ErasureKeys(email_keys, serial_keys, requested_subjects, kept, needles, periods, times)
 
 
 def _serial_owners(
@@ -96,12 +143,11 @@ def _serial_owners(
 ) -> dict[str, str]:
     owner: dict[str, str] = {}
     wanted = set(emails)
-    for email, serial in zip(
-        customers["email"].to_pylist(), customers["serialNumber"].to_pylist(), strict=True
-    ):
-        if email is None or serial is None:
+    keys = normalise_email(customers["email"]).to_pylist()
+    devices = normalise_serial(customers["serialNumber"]).to_pylist()
+    for e, s in zip(keys, devices, strict=True):
+        if e is None or s is None:
             continue
-        e, s = normalise(email), normalise(serial)
         if e in wanted and s in serials and s not in owner:
             owner[s] = keyed_hash(e, salt, EMAIL)
     return owner
@@ -112,14 +158,19 @@ def subjects_of_rows(table: str, rows: pa.Table, keys: ErasureKeys, salt: bytes)
     column, kind = TABLE_KEYS[table]
     values = rows[column]
     if kind == "text":
-        return pa.chunked_array([subjects_in_text(values, keys.emails, keys.serials, salt, keys.needles)])
+        found = subjects_in_text(values, keys.emails, keys.serials, salt, keys.needles, keys.serial_periods)
+        return pa.chunked_array([found])
     if kind == "subject_id":
         hashes = pa.array(list(keys.emails), pa.string())
         subjects = pa.array(list(keys.emails.values()), pa.string())
         return pa.chunked_array(
             [subjects.take(pc.index_in(c, value_set=hashes)) for c in values.chunks], type=pa.string()
         )
-    return subjects_by_hash(values, keys.emails if kind == EMAIL else keys.serials, salt, kind)
+    if kind == SERIAL:
+        time = TIME_COLUMNS.get(table)
+        times = rows[time] if time else None
+        return subjects_by_hash(values, keys.serials, salt, kind, times, keys.serial_periods)
+    return subjects_by_hash(values, keys.emails, salt, kind)
 
 
 def removed_per_subject(subjects: pa.ChunkedArray) -> dict[str, int]:

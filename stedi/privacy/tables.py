@@ -27,6 +27,9 @@ ERASURE_LOG_SCHEMA = pa.schema(
 )
 
 # Keyed hashes of erased emails (kind "email": the subject_id) and device serials (kind "serial").
+# A serial tombstone covers the readings taken in [valid_from, valid_until) (epoch ms; null: unbounded),
+# the time the erased subject's records named the device; tombstones written before these columns
+# existed read as unbounded.
 TOMBSTONE_SCHEMA = pa.schema(
     [
         pa.field("kind", pa.string(), nullable=False),
@@ -34,5 +37,7 @@ TOMBSTONE_SCHEMA = pa.schema(
         pa.field("subject", pa.string(), nullable=False),
         pa.field("salt_fingerprint", pa.string(), nullable=False),
         pa.field("erased_at", UTC_US, nullable=False),
+        pa.field("valid_from", pa.int64()),
+        pa.field("valid_until", pa.int64()),
     ]
 )

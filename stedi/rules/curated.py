@@ -8,6 +8,7 @@ import pyarrow.compute as pc
 from stedi.policy import Policy
 from stedi.rules import RuleResult
 from stedi.rules.keys import lookup, normalise_email
+from stedi.rules.ownership import Ownership, device_owners, owner_at
 from stedi.schemas import ML_SCHEMA
 from stedi.subject import subject_ids
 
@@ -15,12 +16,19 @@ OWNER = "_owner"
 
 
 def machine_learning_curated(
-    steps: pa.Table, readings: pa.Table, curated: pa.Table, policy: Policy, salt: bytes
+    steps: pa.Table,
+    readings: pa.Table,
+    curated: pa.Table,
+    policy: Policy,
+    salt: bytes,
+    ownership: Ownership | None = None,
 ) -> RuleResult:
     """Each trusted step reading with the trusted accelerometer readings of the same time.
 
-    `strict` also requires the same customer (the device's owner is the reading's user) and
-    replaces every identifier by `subject_id`; `udacity` joins on time alone, as the course did.
+    `strict` also requires the same customer: the step reading's owner at its time (see
+    stedi.rules.ownership; `ownership` is `device_owners` of every customer record, computed from
+    `curated` alone when not given) is the accelerometer reading's user; every identifier is replaced
+    by `subject_id`. `udacity` joins on time alone, as the course did.
     """
     if policy is Policy.UDACITY:
         joined = steps.select(["sensorReadingTime", "distanceFromObject"]).join(
@@ -35,8 +43,10 @@ def machine_learning_curated(
         # Owners become small integers, so the join compares two integer columns per row.
         keys = normalise_email(curated["email"]).combine_chunks()
         owner_ids = pa.array(range(len(keys)), pa.int32())
-        serials = curated["serialNumber"].combine_chunks()
-        step_owner = lookup(steps["serialNumber"], serials, owner_ids)
+        owner, _ = owner_at(
+            steps["serialNumber"], steps["sensorReadingTime"], ownership or device_owners(curated)
+        )
+        step_owner = lookup(owner, keys, owner_ids)
         read_owner = lookup(readings["user"], keys, owner_ids, normalise=True)
         left = pa.table(
             {

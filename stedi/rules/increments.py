@@ -15,7 +15,9 @@ import pyarrow.compute as pc
 
 from stedi.policy import Policy
 from stedi.rules.customers import KEY, customer_trusted, latest_customer_records
-from stedi.rules.keys import lookup, normalise_email
+from stedi.rules.keys import lookup, normalise_email, normalise_serial
+from stedi.rules.ownership import device_owners
+from stedi.rules.suspension import suspended_customers
 
 # Counts that describe the customer records as a whole rather than add up over readings.
 LEVEL_COUNTS = frozenset({"shared_serials"})
@@ -30,8 +32,10 @@ def _sorted(table: pa.Table) -> pa.Table:
 def customer_change(old: pa.Table, new: pa.Table, policy: Policy) -> str | None:
     """Why the customer records `new` (a superset of `old`) change a decision about old rows; None if not.
 
-    strict: every existing customer's latest record must be unchanged, and no new customer may name
-    a device an existing customer named (that would change or share its ownership).
+    strict: every existing customer's latest record, suspension (by its records) and device history
+    must be unchanged, and no new customer may name a device any existing record named (that would
+    change or share its ownership at some time). Quarantined lines are not seen here: a run whose new
+    quarantine suspends an existing customer needs a full build.
     udacity: no new consenting record for an email that already had one (its curated row could change).
     """
     if policy is Policy.UDACITY:
@@ -47,10 +51,18 @@ def customer_change(old: pa.Table, new: pa.Table, policy: Policy) -> str | None:
     existing = latest_new.filter(pc.is_in(latest_new[KEY], value_set=old_keys))
     if not _sorted(existing).equals(_sorted(latest_old)):
         return "an existing customer's latest record changed (consent, revocation or device)"
-    added = latest_new.filter(pc.invert(pc.is_in(latest_new[KEY], value_set=old_keys)))
-    old_serials = pc.drop_null(latest_old["serialNumber"]).combine_chunks()
-    if pc.any(pc.is_in(added["serialNumber"], value_set=old_serials)).as_py():
+    before, after = suspended_customers(old).keys, suspended_customers(new).keys
+    if set(after.filter(pc.is_in(after, value_set=old_keys)).to_pylist()) != set(before.to_pylist()):
+        return "an existing customer's newest record became unclear (suspended)"
+    old_serials = pc.unique(pc.drop_null(normalise_serial(old["serialNumber"])).combine_chunks())
+    new_serials = new.filter(pc.invert(pc.is_in(normalise_email(new["email"]), value_set=old_keys)))
+    if pc.any(pc.is_in(normalise_serial(new_serials["serialNumber"]), value_set=old_serials)).as_py():
         return "a new customer names a device an existing customer named"
+    segments_before = device_owners(old).segments
+    segments_after = device_owners(new).segments
+    segments_after = segments_after.filter(pc.is_in(segments_after["serialNumber"], value_set=old_serials))
+    if not _sorted(segments_after).equals(_sorted(segments_before)):
+        return "an existing customer's device history changed"
     return None
 
 

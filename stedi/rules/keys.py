@@ -1,14 +1,13 @@
-"""Email keys and vectorised key lookups shared by the rules."""
+"""Vectorised key lookups shared by the rules (identities are normalised by stedi.identity)."""
 
 from __future__ import annotations
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from stedi.identity import normalise_email, normalise_serial
 
-def normalise_email(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
-    """Trimmed, lower-cased email: the customer identity the strict policy matches on."""
-    return pc.utf8_lower(pc.utf8_trim_whitespace(values))
+__all__ = ["first_per_key", "lookup", "normalise_email", "normalise_serial"]
 
 
 def lookup(
@@ -25,6 +24,7 @@ def lookup(
         encoded = chunk.dictionary_encode() if not pa.types.is_dictionary(chunk.type) else chunk
         dictionary = encoded.dictionary
         if normalise:
+            # Emails and serials normalise alike (stedi.identity), so one flag serves both.
             dictionary = normalise_email(dictionary)
         positions = pc.index_in(dictionary, value_set=keys)
         out.append(values.take(positions).take(encoded.indices))

@@ -7,11 +7,21 @@ import pyarrow.compute as pc
 
 from stedi.policy import Policy
 from stedi.rules import RuleResult
-from stedi.rules.customers import KEY, latest_customer_records
 from stedi.rules.keys import lookup, normalise_email
+from stedi.rules.ownership import Ownership, device_owners, owner_at
 from stedi.schemas import ACCELEROMETER, STEP_TRAINER
 
 CONSENT = "shareWithResearchAsOfDate"
+
+__all__ = [
+    "Ownership",
+    "accelerometer_decision",
+    "accelerometer_trusted",
+    "consent_lookup",
+    "device_owners",
+    "owner_consent",
+    "step_trainer_trusted",
+]
 
 
 def consent_lookup(
@@ -21,7 +31,7 @@ def consent_lookup(
 
     `by` is the customer column matched: `email` against a reading's user, `serialNumber` against a device.
     """
-    normalise = policy is Policy.STRICT and by == "email"
+    normalise = policy is Policy.STRICT  # emails and serials alike (stedi.identity)
     keys = normalise_email(customers[by]) if normalise else customers[by]
     return lookup(readings[column], keys.combine_chunks(), customers[CONSENT].combine_chunks(), normalise)
 
@@ -53,29 +63,18 @@ def accelerometer_trusted(readings: pa.Table, trusted: pa.Table, policy: Policy)
     return RuleResult(readings.filter(keep).select(ACCELEROMETER.schema.names), counts)
 
 
-def device_owners(customers: pa.Table) -> tuple[pa.Table, pa.Array]:
-    """serialNumber -> owner key for devices with exactly one owner among the latest customer records.
-
-    Also returns the serials shared by several customers: their readings cannot be attributed.
-    """
-    latest = latest_customer_records(customers)
-    latest = latest.filter(pc.is_valid(latest["serialNumber"]))
-    grouped = latest.group_by("serialNumber").aggregate([(KEY, "count_distinct"), (KEY, "min")])
-    single = pc.equal(grouped[f"{KEY}_count_distinct"], 1)
-    owners = grouped.filter(single)
-    shared = grouped.filter(pc.invert(single))["serialNumber"].combine_chunks()
-    return pa.table({"serialNumber": owners["serialNumber"], KEY: owners[f"{KEY}_min"]}), shared
-
-
 def step_trainer_trusted(
     steps: pa.Table,
     customers: pa.Table,
     curated: pa.Table,
     policy: Policy,
-    ownership: tuple[pa.Table, pa.Array] | None = None,
+    ownership: Ownership | None = None,
 ) -> RuleResult:
-    """Readings of curated customers' devices (strict: attributable devices, at or after consent).
+    """Readings of curated customers' devices (strict: the device's owner at the reading's time).
 
+    `strict`: a reading is kept iff its device had exactly one owner at the reading's time (see
+    stedi.rules.ownership), that owner is curated, and the reading is at or after the owner's consent.
+    `udacity`: any reading of a serial a curated record names, whenever it was taken.
     `ownership` is `device_owners(customers)` when the caller already has it (a stream of chunks).
     """
     if policy is Policy.UDACITY:
@@ -84,23 +83,25 @@ def step_trainer_trusted(
         return RuleResult(
             kept, {"readings": steps.num_rows, "not_of_curated_devices": steps.num_rows - kept.num_rows}
         )
-    owners, shared_serials = ownership or device_owners(customers)
-    curated_keys = normalise_email(curated["email"]).combine_chunks()
-    consent_by_key = curated[CONSENT].combine_chunks()
-    owner_consent = lookup(owners[KEY], curated_keys, consent_by_key)
-    consent = lookup(
-        steps["serialNumber"], owners["serialNumber"].combine_chunks(), owner_consent.combine_chunks()
-    )
+    ownership = ownership or device_owners(customers)
+    owner, shared = owner_at(steps["serialNumber"], steps["sensorReadingTime"], ownership)
+    consent = owner_consent(owner, curated)
     owned = pc.is_valid(consent)
     after = pc.fill_null(pc.greater_equal(steps["sensorReadingTime"], consent), False)
-    unattributable = int(pc.sum(pc.is_in(steps["serialNumber"], value_set=shared_serials)).as_py() or 0)
+    unattributable = int(pc.sum(shared).as_py() or 0)
     n_owned = int(pc.sum(owned).as_py() or 0)
     n_after = int(pc.sum(after).as_py() or 0)
     counts = {
         "readings": steps.num_rows,
-        "shared_serials": len(shared_serials),
+        "shared_serials": len(ownership.shared),
         "of_unattributable_devices": unattributable,
         "not_of_curated_devices": steps.num_rows - n_owned - unattributable,
         "before_consent": n_owned - n_after,
     }
     return RuleResult(steps.filter(after).select(STEP_TRAINER.schema.names), counts)
+
+
+def owner_consent(owner: pa.DictionaryArray, curated: pa.Table) -> pa.ChunkedArray:
+    """Per reading, the consent time of its owner when the owner is curated (else null)."""
+    keys = normalise_email(curated["email"]).combine_chunks()
+    return lookup(owner, keys, curated[CONSENT].combine_chunks())
