@@ -134,6 +134,7 @@ class Lake:
         partition_by: list[str] | None = None,
         metadata: Mapping[str, str] | None = None,
         configuration: Mapping[str, str | None] | None = None,
+        schema_mode: Literal["merge"] | None = None,
     ) -> int:
         """Commit `data` as one Delta transaction and return the new version.
 
@@ -142,7 +143,8 @@ class Lake:
 
         `metadata` goes into the commit's info (what the table was built from). `configuration`
         (Delta table properties) applies when the write creates the table; by default the table's
-        spec's properties in the registry (no statistics on personal columns).
+        spec's properties in the registry (no statistics on personal columns). `schema_mode="merge"`
+        lets an append add nullable columns to the table.
         """
         uri = self.uri(table)
         commit = CommitProperties(custom_metadata=dict(metadata)) if metadata else None
@@ -157,6 +159,7 @@ class Lake:
                     uri,
                     data,
                     mode="append",
+                    schema_mode=schema_mode,
                     partition_by=partition_by,
                     configuration=properties or None,
                     storage_options=self.options,

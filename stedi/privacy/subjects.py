@@ -46,7 +46,7 @@ class ErasureKeys:
     kept_serials: int = 0
     needles: dict[str, str] = field(default_factory=dict, repr=False)
     serial_periods: dict[str, tuple[Period, ...]] = field(default_factory=dict)
-    step_times: tuple[int, ...] = ()
+    step_times: dict[int, str] = field(default_factory=dict, repr=False)
 
     @property
     def subjects(self) -> list[str]:
@@ -110,7 +110,8 @@ def erasure_keys(
     """Keys of this request (emails, and serials found in the customer records) plus every tombstone.
 
     `steps` (step readings: serialNumber, sensorReadingTime), when given, yields the times of the
-    requested subjects' step readings (`step_times`).
+    requested subjects' step readings (`step_times`: time -> subject), from every device their
+    records named, whatever the period (machine_learning_curated under `udacity` joins on time alone).
     """
     requested = valid_emails(emails)
     email_keys = tombstones.keys(salt, EMAIL)
@@ -131,10 +132,13 @@ def erasure_keys(
         needles[serial] = owner[serial]
     requested_subjects = tuple(keyed_hash(e, salt, EMAIL) for e in requested)
     new = {keyed_hash(s, salt, SERIAL): owner[s] for s in serials}
-    times: tuple[int, ...] = ()
+    times: dict[int, str] = {}
     if steps is not None and steps.num_rows and new:
-        mine = subjects_by_hash(steps["serialNumber"], new, salt, SERIAL, steps["sensorReadingTime"], periods)
-        times = tuple(sorted(set(steps["sensorReadingTime"].filter(pc.is_valid(mine)).to_pylist())))
+        mine = subjects_by_hash(steps["serialNumber"], new, salt, SERIAL)
+        matched = pc.is_valid(mine)
+        step_times = steps["sensorReadingTime"].filter(matched).to_pylist()
+        for t, subject in zip(step_times, mine.filter(matched).to_pylist(), strict=True):
+            times.setdefault(t, subject)
     return ErasureKeys(email_keys, serial_keys, requested_subjects, kept, needles, periods, times)
 
 
@@ -153,8 +157,16 @@ def _serial_owners(
     return owner
 
 
-def subjects_of_rows(table: str, rows: pa.Table, keys: ErasureKeys, salt: bytes) -> pa.ChunkedArray:
-    """Per row of `table`: the erased subject it belongs to, else null."""
+def subjects_of_rows(
+    table: str, rows: pa.Table, keys: ErasureKeys, salt: bytes, step_side: bool = False
+) -> pa.ChunkedArray:
+    """Per row of `table`: the erased subject it belongs to, else null.
+
+    `step_side` (machine_learning_curated built under `udacity`, whose rows join a step reading to
+    any accelerometer reading of the same time): rows at a time of the subjects' step readings
+    (`keys.step_times`) belong to them too. That removes every row built from their step readings,
+    and also other devices' rows at the same times (over-deletion, the next build restores them).
+    """
     column, kind = TABLE_KEYS[table]
     values = rows[column]
     if kind == "text":
@@ -163,9 +175,15 @@ def subjects_of_rows(table: str, rows: pa.Table, keys: ErasureKeys, salt: bytes)
     if kind == "subject_id":
         hashes = pa.array(list(keys.emails), pa.string())
         subjects = pa.array(list(keys.emails.values()), pa.string())
-        return pa.chunked_array(
+        found = pa.chunked_array(
             [subjects.take(pc.index_in(c, value_set=hashes)) for c in values.chunks], type=pa.string()
         )
+        if step_side and keys.step_times:
+            times = pa.array(list(keys.step_times), pa.int64())
+            owners = pa.array(list(keys.step_times.values()), pa.string())
+            by_time = owners.take(pc.index_in(rows["sensorReadingTime"], value_set=times).combine_chunks())
+            found = pa.chunked_array([pc.coalesce(found.combine_chunks(), by_time)], type=pa.string())
+        return found
     if kind == SERIAL:
         time = TIME_COLUMNS.get(table)
         times = rows[time] if time else None
