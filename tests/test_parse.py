@@ -159,3 +159,10 @@ def test_duplicate_keys_in_a_json_array_file_are_quarantined() -> None:
     parsed = parse_file(ACCELEROMETER, data, "f.json")
     assert parsed.rows.num_rows == 1
     assert [q.reason_code for q in parsed.quarantined] == ["duplicate_keys"]
+
+
+def test_a_duplicate_key_is_found_whatever_the_spacing() -> None:
+    data = b'{"user" :"a@b.test", "timestamp": 1655564444103, "x": 1.0, "x": 2.0}\n'
+    assert [q.reason_code for q in parse_file(ACCELEROMETER, data, "f.json").quarantined] == [
+        "duplicate_keys"
+    ]

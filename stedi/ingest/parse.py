@@ -120,7 +120,7 @@ def _parse_lines(feed: Feed, data: bytes) -> ParsedFile:
             continue
         body = text[:-1].rstrip() if text.endswith(",") else text
         try:
-            obj = json.loads(body, object_pairs_hook=_record)
+            obj = _loads(body)
         except json.JSONDecodeError as exc:
             bad.append(
                 Quarantined(number, "invalid_json", f"not JSON: {exc.msg} at column {exc.colno}", text)
@@ -159,6 +159,19 @@ class _Record(dict[str, Any]):
     """A decoded JSON object that remembers the first key it held more than once."""
 
     duplicate: str | None = None
+
+
+def _loads(body: str) -> Any:
+    """json.loads, noticing duplicate keys: decoded again key by key only when the line could hold one.
+
+    Every key is followed by a colon, so a record with as many colons as decoded keys holds no
+    duplicate; anything else (a duplicate, a nested object, a colon inside a value) is decoded again
+    with a hook that sees every key.
+    """
+    obj = json.loads(body)
+    if isinstance(obj, dict) and body.count(":") == len(obj):
+        return obj
+    return json.loads(body, object_pairs_hook=_record)
 
 
 def _record(pairs: list[tuple[str, Any]]) -> _Record:
