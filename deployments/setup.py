@@ -1,4 +1,5 @@
-"""Prepare a Prefect server for the STEDI deployments: work pool, blocks and (with --deploy) deployments.
+"""Prepare a Prefect server for the STEDI deployments: work pool, writer limit, blocks and (with --deploy)
+deployments.
 
     .venv/bin/python -m deployments.setup [--aws-block NAME] [--deploy]
 
@@ -45,6 +46,21 @@ def ensure_process_pool(name: str) -> str:
             template = ProcessWorker.get_default_base_job_template()
             client.create_work_pool(WorkPoolCreate(name=name, type="process", base_job_template=template))
             return f"work pool {name} created (type process)"
+
+
+def ensure_writer_limit() -> str:
+    """Create (or reset to 1) the global concurrency limit every lakehouse writer takes a slot of.
+
+    The per-deployment limits in prefect.yaml only keep two runs of one deployment apart; this one
+    keeps the build, backfill, erasure and maintenance deployments apart, on any worker.
+    """
+    from prefect.client.orchestration import get_client
+
+    from stedi.lock import WRITER_LIMIT
+
+    with get_client(sync_client=True) as client:
+        client.upsert_global_concurrency_limit_by_name(WRITER_LIMIT, limit=1)
+    return f"global concurrency limit {WRITER_LIMIT} ready (limit 1: one lakehouse writer at a time)"
 
 
 def register_aws_credentials(name: str, env: Mapping[str, str]) -> str | None:
@@ -116,6 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     env = os.environ
     for pool in work_pools():
         print(ensure_process_pool(pool))
+    print(ensure_writer_limit())
     aws_block = register_aws_credentials(args.aws_block, env)
     if aws_block:
         print(f"AwsCredentials block {aws_block} saved from the AWS_* environment")

@@ -8,6 +8,7 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 from pydantic import SecretStr
 
+from stedi.aws import storage_options
 from stedi.config import RunConfig
 from stedi.errors import InputError
 from stedi.lock import lakehouse_lock
@@ -32,6 +33,7 @@ def erase_subjects(
     include_raw: bool = False,
     landing: str | None = None,
     sweep: bool = False,
+    aws_credentials: str | None = None,
 ) -> ErasureSummary:
     """Erase the given subjects and every pending erasure request; re-apply earlier tombstones.
 
@@ -40,7 +42,8 @@ def erase_subjects(
     Pass emails as SecretStr: Prefect then stores the parameter masked. A deployment run receives
     masked values, so deployments drain the `erasure_requests` table instead (`stedi erase --queue`).
     Without a new request the tables are left alone (their history too) unless `sweep` asks to apply
-    every tombstone again.
+    every tombstone again. `aws_credentials` names a prefect-aws AwsCredentials block for s3://
+    lakehouses; without it the AWS_* environment is used.
     """
     given = list(emails or [])
     if any(e.get_secret_value() == MASKED for e in given):
@@ -50,7 +53,9 @@ def erase_subjects(
         )
     if include_raw and not landing:
         raise InputError("include_raw needs the landing root: pass landing (e.g. --landing data/landing)")
-    config = RunConfig.build(landing or lakehouse, lakehouse)
+    config = RunConfig.build(
+        landing or lakehouse, lakehouse, storage_options=storage_options(aws_credentials)
+    )
     requested_at = datetime.now(UTC)
     # Erasure vacuums with retention 0: no other writer may have uncommitted files meanwhile.
     with lakehouse_lock(config.lakehouse, config.storage_options, purpose="stedi erase"):

@@ -37,12 +37,16 @@ def maintain_table(lake: Lake, table: str, retention_hours: int) -> MaintenanceR
 
 @flow(name="stedi-maintenance", log_prints=False)
 def stedi_maintenance(
-    lakehouse: str, retention_hours: int = DEFAULT_RETENTION_HOURS
+    lakehouse: str, retention_hours: int = DEFAULT_RETENTION_HOURS, aws_credentials: str | None = None
 ) -> list[MaintenanceResult]:
-    """Maintain every existing table of the lakehouse, one after the other (each is its own commit)."""
+    """Maintain every existing table of the lakehouse, one after the other (each is its own commit).
+
+    `aws_credentials` names a prefect-aws AwsCredentials block for an s3:// lakehouse.
+    """
+    from stedi.aws import storage_options
     from stedi.config import RunConfig
 
-    config = RunConfig.build(".", lakehouse)
+    config = RunConfig.build(".", lakehouse, storage_options=storage_options(aws_credentials))
     lake = Lake.of(config)
     with lakehouse_lock(config.lakehouse, config.storage_options, purpose="stedi maintenance"):
         return [maintain_table(lake, t, retention_hours) for t in REGISTRY.data_tables if lake.exists(t)]

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
+from stedi.credentials import StorageCredentials
 from stedi.errors import InputError, TransientError
 from stedi.policy import Policy
 
@@ -38,7 +39,13 @@ class RunConfig:
     landing: str
     lakehouse: str
     policy: Policy = Policy.STRICT
-    storage_options: Mapping[str, str] = field(default_factory=dict, repr=False)
+    # Read on each use and never shown: see stedi/credentials.py.
+    storage_options: StorageCredentials = field(
+        default_factory=lambda: StorageCredentials.fixed({}), repr=False
+    )
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "storage_options", StorageCredentials.of(self.storage_options))
 
     @classmethod
     def build(
@@ -49,16 +56,22 @@ class RunConfig:
         env: Mapping[str, str] | None = None,
         storage_options: Mapping[str, str] | None = None,
     ) -> RunConfig:
-        """`storage_options` (from stedi.aws) replace the ones read from the AWS_* environment."""
+        """`storage_options` (from stedi.aws) replace the ones read from the AWS_* environment.
+
+        Without them, the AWS_* variables that hold keys are read now; without keys there, deltalake
+        and pyarrow find (and refresh) credentials through the AWS provider chain themselves.
+        """
         env = os.environ if env is None else env
         if not str(landing).strip():
             raise InputError("landing is empty: pass the landing root, e.g. --landing data/landing")
         if not str(lakehouse).strip():
             raise InputError("lakehouse is empty: pass where the Delta tables go, e.g. --lakehouse lakehouse")
         options = (
-            dict(storage_options)
+            StorageCredentials.of(storage_options)
             if storage_options is not None
-            else {k: env[k] for k in _STORAGE_ENV_KEYS if env.get(k)}
+            else StorageCredentials.fixed(
+                {k: env[k] for k in _STORAGE_ENV_KEYS if env.get(k)}, "the AWS_* environment"
+            )
         )
         return cls(
             landing=normalise_uri(landing),

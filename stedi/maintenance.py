@@ -3,6 +3,10 @@
 Which tables are clustered on which columns is each table's `layout` in stedi/registry.py. Clustering is
 Z-order over the table's time column (and its subject column), written in files small enough that
 a query of one day or one subject reads only the files whose statistics overlap it.
+
+A vacuum deletes files that no committed version references, including those another writer has
+written but not yet committed: callers hold the lakehouse lease (stedi.lock), as the maintenance
+flow does.
 """
 
 from __future__ import annotations

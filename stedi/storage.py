@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import pyarrow as pa
@@ -14,6 +14,7 @@ from deltalake import CommitProperties, DeltaTable, QueryBuilder, write_deltalak
 from deltalake.exceptions import CommitFailedError, SchemaMismatchError, TableNotFoundError
 
 from stedi.config import RunConfig, is_local
+from stedi.credentials import StorageCredentials
 from stedi.errors import InputError, LayoutError, SchemaConflictError, TransientError
 from stedi.faults import checkpoint
 from stedi.registry import REGISTRY
@@ -26,7 +27,10 @@ class Lake:
     """A lakehouse root and the storage options that reach it."""
 
     root: str
-    storage_options: Mapping[str, str]
+    storage_options: Mapping[str, str] = field(repr=False)
+
+    def __post_init__(self) -> None:  # options never show, and are read afresh on each use
+        object.__setattr__(self, "storage_options", StorageCredentials.of(self.storage_options))
 
     @classmethod
     def of(cls, config: RunConfig) -> Lake:
@@ -37,6 +41,7 @@ class Lake:
 
     @property
     def options(self) -> dict[str, str]:
+        """The storage options now (refreshed credentials included), for deltalake."""
         return dict(self.storage_options)
 
     def exists(self, table: str) -> bool:
@@ -211,9 +216,10 @@ class LandingFile:
     mtime_ns: int
 
 
-def _filesystem(uri: str, options: Mapping[str, str]) -> tuple[pafs.FileSystem, str]:
+def _filesystem(uri: str, storage_options: Mapping[str, str]) -> tuple[pafs.FileSystem, str]:
     if is_local(uri):
         return pafs.LocalFileSystem(), uri.removeprefix("file://")
+    options = dict(storage_options)  # one resolution: key and secret of the same credentials
     if uri.startswith("s3://"):
         endpoint = options.get("AWS_ENDPOINT_URL", "")
         scheme = "http" if endpoint.startswith("http://") else "https"

@@ -11,7 +11,6 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 import pytest
@@ -20,32 +19,17 @@ from stedi.aws import describe, options_from_credentials, storage_options
 from stedi.generate import GeneratorSpec, generate
 from stedi.registry import REGISTRY
 from stedi.storage import Lake
-from tests.services import free_port, start, stop, wait_http
+from tests.s3_server import BUCKET, KEY, SECRET, moto_server, s3_client, upload
 
 pytestmark = pytest.mark.integration
 
-BUCKET = "stedi"
 BLOCK = "stedi-test-s3"
-KEY, SECRET = "testing-key-id", "testing-secret-not-real"
 
 
 @pytest.fixture(scope="module")
 def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`moto_server` on 127.0.0.1 with one empty bucket."""
-    log = tmp_path_factory.mktemp("moto") / "moto.log"
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    server = start(
-        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        os.environ,
-        log,
-    )
-    try:
-        wait_http(f"{url}/moto-api/", server, log, timeout=60)
-        s3_client(url).create_bucket(Bucket=BUCKET)
+    with moto_server(tmp_path_factory.mktemp("moto") / "moto.log") as url:
         yield url
-    finally:
-        stop(server, signal.SIGTERM)
 
 
 @pytest.fixture(scope="module")
@@ -60,24 +44,6 @@ def credentials_block(endpoint: str, prefect_harness: None) -> str:
         aws_client_parameters=AwsClientParameters(endpoint_url=endpoint),
     ).save(BLOCK, overwrite=True)
     return BLOCK
-
-
-def s3_client(endpoint: str) -> Any:
-    import boto3
-
-    return boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id=KEY,
-        aws_secret_access_key=SECRET,
-        region_name="us-east-1",
-    )
-
-
-def upload(local: Path, endpoint: str, prefix: str) -> None:
-    s3 = s3_client(endpoint)
-    for path in sorted(p for p in local.rglob("*") if p.is_file()):
-        s3.upload_file(str(path), BUCKET, f"{prefix}/{path.relative_to(local).as_posix()}")
 
 
 VOLATILE = {"_ingested_at", "ingested_at", "run_id", "mtime_ns"}
@@ -169,7 +135,7 @@ def test_concurrent_writers_on_s3_lose_no_commit(endpoint: str, credentials_bloc
 
     from deltalake import DeltaTable, write_deltalake
 
-    options = storage_options(credentials_block) or {}
+    options = dict(storage_options(credentials_block) or {})
     uri = f"s3://{BUCKET}/concurrency/t"
     write_deltalake(uri, pa.table({"writer": pa.array([], pa.int64())}), storage_options=options)
 
