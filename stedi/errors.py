@@ -1,4 +1,8 @@
-"""One root exception with terminal and transient subclasses, so callers decide retries by type."""
+"""One root exception with terminal and transient subclasses, so callers decide retries by type.
+
+`stedi.cli.exit_codes` maps these classes to the CLI's exit codes; a new class that should get its
+own code is added there too.
+"""
 
 from __future__ import annotations
 
@@ -27,6 +31,10 @@ class SchemaConflictError(TerminalError):
     """A Delta table on disk has a schema this pipeline cannot write to."""
 
 
+class LakehouseBusyError(TerminalError):
+    """Another writer holds the lakehouse for longer than this one was willing to wait."""
+
+
 class ValidationFailedError(TerminalError):
     """A blocking Great Expectations check failed; the table was not published."""
 
@@ -34,3 +42,8 @@ class ValidationFailedError(TerminalError):
         self.table = table
         self.failures = failures
         super().__init__(f"{table}: {'; '.join(failures)}")
+
+    def __reduce__(self) -> tuple[type[ValidationFailedError], tuple[str, list[str]]]:
+        # Tasks in worker processes send their exception back pickled; the default reduction
+        # would call __init__ with the message alone and fail, losing the class on the way.
+        return (type(self), (self.table, self.failures))

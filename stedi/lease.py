@@ -32,17 +32,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from stedi.config import is_local
-from stedi.errors import InputError, TerminalError, TransientError
+from stedi.errors import InputError, TransientError
+from stedi.errors import LakehouseBusyError as LakehouseBusyError  # the CLI exits 3 on this class
 
 LOCK_FILE = "_stedi.lock"
 LEASE_FILE = "_stedi.lease"
 DEFAULT_TTL_SECONDS = 60.0
 
 _log = logging.getLogger("stedi.lease")
-
-
-class LakehouseBusyError(TerminalError):
-    """Another writer holds the lakehouse lease for longer than this writer was willing to wait."""
 
 
 class LeaseLostError(TransientError):
