@@ -8,6 +8,7 @@ from typing import Any
 import pyarrow as pa
 from prefect import get_run_logger
 
+from stedi import progress
 from stedi.policy import Policy
 from stedi.report import StepReport
 from stedi.state import commit_metadata
@@ -35,6 +36,7 @@ def publish(
     table's total rows rather than the rows appended.
     """
     logger = get_run_logger()
+    progress.advance(table)  # the clock starts: validation and the write count towards rows/s
     report = validate(table, audit, policy, map_parts=map_parts)
     for outcome in report.warnings:
         logger.warning("%s: %s", table, outcome.describe())
@@ -44,6 +46,8 @@ def publish(
     if base is not None:
         write["mode"] = "append"
     version = lake.write(table, data, **write)
+    progress.advance(table, data.num_rows)
+    progress.finish(table)
     verb = "appended" if base is not None else "published"
     logger.info("%s: %d rows %s as Delta version %d", table, data.num_rows, verb, version)
     rows = lake.count(table) if base is not None else data.num_rows
@@ -86,6 +90,7 @@ def publish_stream(
                 validator.add(audit)
                 empty = False
                 yield from data.cast(schema).to_batches()
+                progress.advance(table, data.num_rows)
             if empty:  # no chunk at all (a feed without files): validate, and create, an empty table
                 validator.add((audit_schema or schema).empty_table())
             report = validator.finish()
@@ -99,12 +104,14 @@ def publish_stream(
         # The commit's info is fixed before the stream is read: only counts known up front go in.
         write["metadata"] = commit_metadata(built_from, commit_counts or {})
     reader = pa.RecordBatchReader.from_batches(schema, batches())
+    progress.advance(table)  # the table's clock starts with its first chunk's reading and parsing
     try:
         version = lake.write(table, reader, **write)
     except Exception:
         if failure:
             raise failure[0] from None
         raise
+    progress.finish(table)
     report = report_box[0]
     for outcome in report.warnings:
         logger.warning("%s: %s", table, outcome.describe())

@@ -16,6 +16,11 @@ def register(sub: Any) -> None:
         "(e.g. a local lake synced to S3)",
     )
     p.add_argument("--aws-credentials", help="name of a prefect-aws AwsCredentials block for s3:// lakes")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print JSON: {database, ddl, tables: [{table, zone, exists, location, columns}]}",
+    )
     p.set_defaults(handler=run)
 
 
@@ -26,5 +31,33 @@ def run(args: argparse.Namespace) -> int:
     from stedi.storage import Lake
 
     config = RunConfig.build(".", args.lakehouse, storage_options=storage_options(args.aws_credentials))
-    print(lakehouse_ddl(Lake.of(config), args.database, args.location), end="")
+    lake = Lake.of(config)
+    ddl = lakehouse_ddl(lake, args.database, args.location)
+    if args.json:
+        from stedi.cli.output import emit_json
+
+        emit_json({"database": args.database, "ddl": ddl, "tables": _tables(lake, args.location)})
+    else:
+        print(ddl, end="")
     return 0
+
+
+def _tables(lake: Any, location_root: str | None) -> list[dict[str, Any]]:
+    """Each table's zone, Athena location and Glue columns (none for a table not created yet)."""
+    import pyarrow as pa
+
+    from stedi.catalog import hive_type
+    from stedi.registry import REGISTRY
+
+    root = (location_root or lake.root).rstrip("/")
+    tables = []
+    for table in REGISTRY.data_tables:
+        zone = REGISTRY[table].zone
+        exists = lake.exists(table)
+        schema = pa.schema(lake.delta(table).schema().to_arrow()) if exists else pa.schema([])
+        columns = [{"name": f.name, "type": hive_type(f.type)} for f in schema]
+        location = f"{root}/{zone}/{table}"
+        tables.append(
+            {"table": table, "zone": zone, "exists": exists, "location": location, "columns": columns}
+        )
+    return tables

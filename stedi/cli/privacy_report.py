@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stedi.policy import Policy
+
+if TYPE_CHECKING:
+    from stedi.privacy.report import PrivacyReport
 
 
 def register(sub: Any) -> None:
@@ -20,7 +23,14 @@ def register(sub: Any) -> None:
         type=datetime.fromisoformat,
         help="count erasures after this ISO time (default: the pipeline's last ingest)",
     )
-    p.add_argument("--markdown", action="store_true", help="print Markdown instead of text")
+    output = p.add_mutually_exclusive_group()
+    output.add_argument("--markdown", action="store_true", help="print Markdown instead of text")
+    output.add_argument(
+        "--json",
+        action="store_true",
+        help="print JSON: {policy, since, customers, accelerometer, step_trainer, erasures}, "
+        "each a list of {stage, count}",
+    )
     p.set_defaults(handler=run)
 
 
@@ -32,5 +42,25 @@ def run(args: argparse.Namespace) -> int:
     lake = Lake.of(RunConfig.build(args.lakehouse, args.lakehouse))
     since = args.since or last_ingest(lake)
     report = build_privacy_report(lake, Policy.parse(args.policy), since)
-    print(report.to_markdown() if args.markdown else report.to_text())
+    if args.json:
+        from stedi.cli.output import emit_json
+
+        emit_json(report_document(report))
+    else:
+        print(report.to_markdown() if args.markdown else report.to_text())
     return 0
+
+
+def report_document(report: PrivacyReport) -> dict[str, Any]:
+    """The report as JSON-ready data: counts only, stages in funnel order."""
+    funnels = {
+        "customers": report.customers,
+        "accelerometer": report.accelerometer,
+        "step_trainer": report.step_trainer,
+        "erasures": report.erasures,
+    }
+    return {
+        "policy": report.policy,
+        "since": report.since.isoformat() if report.since else None,
+        **{name: [{"stage": s, "count": n} for s, n in stages] for name, stages in funnels.items()},
+    }

@@ -42,6 +42,16 @@ def register(sub: Any) -> None:
         help="also write the run summary (tables, counts, validation seconds, flow seconds) as JSON",
     )
     add_wait_option(p)
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print the run summary as JSON on stdout instead of text (status, tables, counts, flow_s)",
+    )
+    p.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress display (it is shown on stderr only when stderr is a terminal)",
+    )
     p.set_defaults(handler=run)
 
 
@@ -62,10 +72,16 @@ def run(args: argparse.Namespace) -> int:
     server = None if os.environ.get("PREFECT_API_URL") else TemporaryServer().start()
     # A server that turns out to be unneeded (nothing to do, bad input) is stopped at exit.
     if not args.full_refresh and not args.always and _nothing_to_do(config):
-        print(f"nothing new in {config.landing}: every file is ingested and every table is up to date")
+        if args.json:
+            from stedi.cli.output import emit_json
+
+            emit_json({"status": "nothing_new", "landing": config.landing, "lakehouse": config.lakehouse})
+        else:
+            print(f"nothing new in {config.landing}: every file is ingested and every table is up to date")
         return 0
     arm_faults()
     from stedi import validation_pool
+    from stedi.cli.console import run_console
 
     validation_pool.start()  # imports Great Expectations in its own process while Prefect starts
     options = {"landing": args.landing, "lakehouse": args.lakehouse, "policy": args.policy}
@@ -73,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         from flows.runners import stedi_lakehouse_dask
 
         address = None if args.dask == "local" else args.dask
-        with prefect_api(server), waiting_at_most(args.wait):
+        with prefect_api(server), waiting_at_most(args.wait), run_console(not args.no_progress, args.debug):
             started = time.perf_counter()  # the server is up: from here on it is the flow's time
             summary = stedi_lakehouse_dask(
                 **options,
@@ -84,12 +100,17 @@ def run(args: argparse.Namespace) -> int:
     else:
         from flows.stedi_lakehouse import stedi_lakehouse
 
-        with prefect_api(server), waiting_at_most(args.wait):
+        with prefect_api(server), waiting_at_most(args.wait), run_console(not args.no_progress, args.debug):
             started = time.perf_counter()
             summary = stedi_lakehouse(**options, full_refresh=args.full_refresh)
-    print(summary.to_text())
+    document = {"status": "ran", **summary.to_dict(), "flow_s": round(time.perf_counter() - started, 3)}
+    if args.json:
+        from stedi.cli.output import emit_json
+
+        emit_json(document)
+    else:
+        print(summary.to_text())
     if args.summary_json:
-        document = {**summary.to_dict(), "flow_s": round(time.perf_counter() - started, 3)}
         Path(args.summary_json).write_text(json.dumps(document, indent=2, default=str) + "\n")
     return 0
 
