@@ -190,6 +190,28 @@ def test_usage_error_exits_2(tmp_path: Path) -> None:
 
 
 @pytest.mark.integration
+@pytest.mark.slow
+def test_busy_lakehouse_exits_3(tmp_path: Path, api_env: dict[str, str]) -> None:
+    from stedi.lease import lakehouse_lease
+
+    landing, lake = small_landing(tmp_path / "landing", customers=5), tmp_path / "lake"
+    with lakehouse_lease(str(lake), owner="the test holding the lakehouse"):
+        result = stedi(
+            "run",
+            "--landing",
+            str(landing),
+            "--lakehouse",
+            str(lake),
+            "--wait",
+            "0",
+            cwd=tmp_path,
+            env=api_env,
+        )
+    assert result.returncode == ExitCode.BUSY, result.stderr
+    assert "the test holding the lakehouse" in only_error_line(result, "run")
+
+
+@pytest.mark.integration
 @pytest.mark.parametrize("command", ["tables", "run"])
 def test_unreachable_storage_exits_4(tmp_path: Path, command: str) -> None:
     landing = small_landing(tmp_path / "landing", customers=5)
