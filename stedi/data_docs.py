@@ -226,6 +226,7 @@ def _store_suites(context: Any, policy: Policy) -> list[Any]:
     """Save every table's suite under `policy`; return the identifiers of those that changed."""
     from great_expectations.core import ExpectationSuite
     from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
+    from great_expectations.exceptions.exceptions import InvalidKeyError
 
     store = context.expectations_store
     changed = []
@@ -233,7 +234,11 @@ def _store_suites(context: Any, policy: Policy) -> list[Any]:
         wanted = suite_dict(table, policy)
         suite = ExpectationSuite(name=wanted["name"], expectations=wanted["expectations"])
         key = ExpectationSuiteIdentifier(wanted["name"])
-        if store.has_key(key) and _essence(store.get(key)["expectations"]) == _essence(suite.expectations):
+        try:
+            stored = store.get(key)  # one read; a missing suite raises
+        except InvalidKeyError:
+            stored = None
+        if stored and _essence(stored["expectations"]) == _essence(suite.expectations):
             continue
         context.suites.add_or_update(suite)
         changed.append(key)

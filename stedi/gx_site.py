@@ -22,7 +22,8 @@ from typing import Any
 import great_expectations as gx
 from great_expectations.render.renderer.site_builder import SiteBuilder
 from great_expectations.render.view.view import DefaultJinjaIndexPageView, DefaultJinjaPageView
-from jinja2 import BaseLoader, ChoiceLoader, Environment
+from jinja2 import BaseLoader, BytecodeCache, ChoiceLoader, Environment
+from jinja2.bccache import Bucket
 
 ASSETS = Path(__file__).parent / "data_docs_assets" / "vendor"
 MARKER = ("static", "vendor", "stedi-assets.txt")  # names the copied assets' version
@@ -119,6 +120,24 @@ def _offline(env: Environment) -> None:
     assert isinstance(env.loader, ChoiceLoader)
     env.loader = ChoiceLoader([OfflineLoader(loader) for loader in env.loader.loaders])
     env.globals["stedi_static"] = static_prefix
+    env.bytecode_cache = _COMPILED
+
+
+class _MemoryBytecode(BytecodeCache):
+    """Compiled templates shared by every view in the process (GX builds one environment per view)."""
+
+    def __init__(self) -> None:
+        self.code: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        if bucket.key in self.code:
+            bucket.bytecode_from_string(self.code[bucket.key])
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self.code[bucket.key] = bucket.bytecode_to_string()
+
+
+_COMPILED = _MemoryBytecode()
 
 
 class OfflinePageView(DefaultJinjaPageView):
@@ -190,8 +209,3 @@ def _font_type(path: Path) -> str:
 
 def _text(value: str | bytes) -> str:
     return value.decode() if isinstance(value, bytes) else value
-
-
-VIEW = {"module_name": __name__, "class_name": OfflinePageView.__name__}
-INDEX_VIEW = {"module_name": __name__, "class_name": OfflineIndexPageView.__name__}
-SITE_BUILDER = {"module_name": __name__, "class_name": IncrementalSiteBuilder.__name__}

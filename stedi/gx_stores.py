@@ -5,7 +5,7 @@ Next to the tables, local or on S3 alike:
 - `<lakehouse>/_validation/validations/<suite>/<run name>/<run time>/<table>.json`: every run's results
   (counts and rule descriptions only, see `stedi.data_docs`);
 - `<lakehouse>/data_docs/`: the rendered site, `index.html` listing every run, newest first.
-Local lakehouses use GX's TupleFilesystemStoreBackend; `s3://` ones `stedi.gx_backend`.
+Local lakehouses use GX's TupleFilesystemStoreBackend; `s3://` ones `stedi.gx_backend.S3StoreBackend`.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 from stedi.config import is_local
+from stedi.errors import InputError
 
 STORES_FOLDER = "_validation"
 SITE_FOLDER = "data_docs"
@@ -50,34 +51,37 @@ def site_url(lakehouse: str, storage_options: Mapping[str, str]) -> str:
     return f"{lakehouse.rstrip('/')}/{SITE_FOLDER}"
 
 
-def places(lakehouse: str, storage_options: Mapping[str, str], filesystem: str = "") -> Places:
-    """Store backend configurations for `lakehouse`; `filesystem` names a registered pyarrow
-    filesystem (stedi.gx_backend.register) and is needed for remote lakehouses only."""
+def places(lakehouse: str, storage_options: Mapping[str, str], client: str = "") -> Places:
+    """Store backend configurations for `lakehouse`; `client` names a registered boto3 S3 client
+    (stedi.gx_backend.register) and is needed for s3:// lakehouses only."""
     url = site_url(lakehouse, storage_options)
     if is_local(lakehouse):
         root = os.path.abspath(lakehouse.removeprefix("file://"))
 
-        def backend(folder: str, url_base: str = "") -> dict[str, Any]:
+        def backend(folder: str) -> dict[str, Any]:
             return {"class_name": "TupleFilesystemStoreBackend", "base_directory": f"{root}/{folder}"}
 
-    else:
-        if not filesystem:
-            raise ValueError(f"a remote lakehouse ({lakehouse}) needs a registered filesystem")
-        base = lakehouse.split("://", 1)[1].rstrip("/")
+    elif lakehouse.startswith("s3://"):
+        if not client:
+            raise ValueError(f"an s3:// lakehouse ({lakehouse}) needs a registered S3 client")
+        bucket, _, prefix = lakehouse.removeprefix("s3://").strip("/").partition("/")
 
-        def backend(folder: str, url_base: str = "") -> dict[str, Any]:
+        def backend(folder: str) -> dict[str, Any]:
             return {
                 "module_name": "stedi.gx_backend",
-                "class_name": "ArrowStoreBackend",
-                "filesystem": filesystem,
-                "base_directory": f"{base}/{folder}",
-                "url_base": url_base,
+                "class_name": "S3StoreBackend",
+                "client": client,
+                "bucket": bucket,
+                "prefix": f"{prefix}/{folder}" if prefix else folder,
+                "url_base": url if folder == SITE_FOLDER else "",
             }
 
+    else:
+        raise InputError(f"Data Docs support local and s3:// lakehouses, not {lakehouse}")
     return Places(
         expectations=backend(f"{STORES_FOLDER}/expectations"),
         validations=backend(f"{STORES_FOLDER}/validations"),
-        site=backend(SITE_FOLDER, url),
+        site=backend(SITE_FOLDER),
         site_url=url,
     )
 
@@ -108,7 +112,8 @@ def project_config(where: Places) -> dict[str, Any]:
                 "store_backend": where.site,
                 "show_how_to_buttons": False,
                 "site_index_builder": {
-                    "class_name": "DefaultSiteIndexBuilder",
+                    "module_name": "stedi.gx_index",
+                    "class_name": "SummarizedIndexBuilder",
                     "view": {"module_name": "stedi.gx_site", "class_name": "OfflineIndexPageView"},
                 },
                 "site_section_builders": {
@@ -126,14 +131,13 @@ def open_context(lakehouse: str, storage_options: Mapping[str, str]) -> Any:
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    filesystem = ""
-    if not is_local(lakehouse):
+    client = ""
+    if lakehouse.startswith("s3://"):
         from stedi.gx_backend import register
-        from stedi.storage import Landing
+        from stedi.lease import s3_client
 
-        filesystem = register(Landing(lakehouse, storage_options).fs)
-    context = gx.get_context(
-        mode="ephemeral", project_config=project_config(places(lakehouse, storage_options, filesystem))
-    )
+        client = register(s3_client(storage_options))
+    where = places(lakehouse, storage_options, client)
+    context = gx.get_context(mode="ephemeral", project_config=project_config(where))
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     return context

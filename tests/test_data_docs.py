@@ -171,3 +171,13 @@ def test_validation_asks_gx_for_counts_without_offending_values() -> None:
     rule = raw["results"][-1]["result"]
     assert rule["unexpected_count"] == len(BAD_EMAILS) and not rule.get("partial_unexpected_list")
     assert not [v for v in BAD_EMAILS if v in json.dumps(raw)]
+
+
+def test_the_index_does_not_read_earlier_results_again(tmp_path: Path) -> None:
+    """Render cost must not grow with the history: earlier runs' status comes from the summary."""
+    record_run(str(tmp_path), {}, "earlier", broken_run_results(), run_time=T0)
+    for stored in (tmp_path / "_validation" / "validations").rglob("*.json"):
+        stored.write_text("{}", encoding="utf-8")  # unreadable now: a re-read would drop it from the index
+    record_run(str(tmp_path), {}, "later", broken_run_results(), run_time=T0 + timedelta(hours=1))
+    index = (tmp_path / "data_docs" / "index.html").read_text(encoding="utf-8")
+    assert "/strict/later/" in index and "/strict/earlier/" in index
