@@ -4,7 +4,9 @@ Importing GX costs ≈ 5 s of CPU and its checks hold the GIL, so in the flow pr
 with everything else. One spawned worker process imports GX as soon as a run starts (while the
 flow process imports Prefect and the temporary server boots) and then runs validation parts while
 the flow process parses, joins and writes the next data: the two cores work at the same time.
-Parts travel as Arrow tables (pickled with their buffers); results are small counts.
+Parts travel as Arrow tables (pickled with their buffers); results are small counts. At the end of
+a run the same process writes the run's results to the GX stores and renders Data Docs
+(stedi.data_docs.record_run, once per run), so GX is imported once and nothing else writes the stores.
 
 Without `start()` (unit tests, library use) `submit` returns None and callers validate in-process.
 """

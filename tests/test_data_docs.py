@@ -181,3 +181,31 @@ def test_the_index_does_not_read_earlier_results_again(tmp_path: Path) -> None:
     record_run(str(tmp_path), {}, "later", broken_run_results(), run_time=T0 + timedelta(hours=1))
     index = (tmp_path / "data_docs" / "index.html").read_text(encoding="utf-8")
     assert "/strict/later/" in index and "/strict/earlier/" in index
+
+
+def test_the_link_opens_the_first_table_with_an_unmet_expectation() -> None:
+    from stedi.data_docs import DocsRun
+    from stedi.report import RunSummary, StepReport
+    from stedi.validation import Outcome
+    from tasks.artifacts import run_page
+
+    def step(table: str, success: bool) -> StepReport:
+        return StepReport(
+            table, 1, 10, validation=[Outcome(table, "expect_x", "c", "warning", success, 0, "")]
+        )
+
+    docs = DocsRun("index.html", {"customer_landing": "a.html", "customer_trusted": "b.html"}, 0.0)
+    failing = RunSummary("strict", [step("customer_landing", True), step("customer_trusted", False)])
+    passing = RunSummary("strict", [step("customer_landing", True), step("customer_trusted", True)])
+    assert (run_page(docs, failing), run_page(docs, passing)) == ("b.html", "a.html")
+    assert run_page(DocsRun("index.html", {}, 0.0), passing) == "index.html"
+
+
+def test_a_run_that_validated_nothing_leaves_the_site_alone(tmp_path: Path) -> None:
+    from stedi.config import RunConfig
+    from stedi.report import RunSummary, StepReport
+    from tasks.artifacts import build_data_docs
+
+    config = RunConfig.build(str(tmp_path / "landing"), str(tmp_path / "lake"))
+    docs = build_data_docs(config, RunSummary("strict", [StepReport("customer_trusted", 3, 10)]), "no-op")
+    assert docs.pages == {} and not (tmp_path / "lake").exists()
