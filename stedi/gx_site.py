@@ -155,7 +155,7 @@ class OfflineIndexPageView(DefaultJinjaIndexPageView):
 def asset_files() -> Iterator[tuple[tuple[str, ...], Path]]:
     """(site key, file) for every vendored asset."""
     for path in sorted(ASSETS.rglob("*")):
-        if path.is_file() and path.suffix != ".sh":
+        if path.is_file():
             yield ("static", "vendor", *path.relative_to(ASSETS).parts), path
 
 

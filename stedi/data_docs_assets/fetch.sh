@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Refresh the third-party files that Data Docs pages load, at the versions Great Expectations'
 # page templates name, from the npm registry. The files are committed: a site renders without
-# internet and an install needs no npm. Run from the repository root after a GX upgrade that
-# changes its templates' library versions (tests/test_data_docs_offline.py says when).
+# internet and an install needs no npm. Run it after a GX upgrade that changes the library
+# versions its templates name (tests/test_data_docs.py fails until then).
 set -euo pipefail
 dest="$(cd "$(dirname "$0")" && pwd)/vendor"
 work="$(mktemp -d)"
