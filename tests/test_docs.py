@@ -44,20 +44,9 @@ NOT_RUN = {
     ),
 }
 COMMAND = re.compile(r"^\s*(\$ |\.venv/bin/|make |stedi |prefect |python )")
-# What a sandbox links from the repository, so that paths in the docs (`.venv/bin/stedi`,
-# `python -m flows.maintenance`, `make demo`) mean what they mean in a checkout.
-CHECKOUT = (
-    "Makefile",
-    "pyproject.toml",
-    "prefect.yaml",
-    "flows",
-    "tasks",
-    "stedi",
-    "expectations",
-    "deployments",
-    "benchmarks",
-    "tests",
-)
+# A sandbox links in everything of the repository but what a checkout creates or caches, so that the paths
+# in the docs (`.venv/bin/stedi`, `python -m flows.maintenance`, `make demo`) mean what they mean there.
+NOT_LINKED = {".git", ".venv", "data", "lakehouse", ".stedi", ".prefect-home", "build", "dist"}
 SNIPPET_TIMEOUT = 900
 
 
@@ -110,8 +99,9 @@ def shell_script(blocks: list[Snippet]) -> str:
 def make_sandbox(root: Path) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     (root / ".venv").symlink_to(Path(sys.prefix))
-    for name in CHECKOUT:
-        (root / name).symlink_to(REPO / name)
+    for entry in REPO.iterdir():
+        if entry.name not in NOT_LINKED and not entry.name.endswith("_cache"):
+            (root / entry.name).symlink_to(entry)
     return root
 
 
