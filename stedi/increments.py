@@ -12,8 +12,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from stedi.config import is_local
+from stedi.customer_inputs import customer_quarantine, customer_records
 from stedi.policy import Policy
-from stedi.rules.increments import customer_change, rows_of
+from stedi.rules.customers import customer_trusted
+from stedi.rules.increments import consent_change, customer_change, rows_of
 from stedi.schemas import CUSTOMER
 from stedi.state import BUILT_FROM, DERIVED_TABLES, SOURCE_TABLES, counts_from, parse_fingerprint
 from stedi.storage import Lake
@@ -101,4 +103,9 @@ def append_blocker(lake: Lake, policy: Policy, target: str) -> tuple[str | None,
         reason = customer_change(before, lake.read("customer_landing", names), policy)
         if reason:
             return None, reason
+    # A new quarantined customer line can suspend a consenting customer without any new record.
+    recomputed = customer_trusted(customer_records(lake), policy, customer_quarantine(lake)).table
+    reason = consent_change(lake.read("customer_trusted"), recomputed, policy)
+    if reason:
+        return None, reason
     return base, ""

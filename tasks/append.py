@@ -23,6 +23,7 @@ from stedi.audit import (
     audit_step_trainer_trusted,
 )
 from stedi.config import RunConfig, subject_salt
+from stedi.customer_inputs import customer_quarantine, customer_records
 from stedi.increments import base_counts, base_version, new_rows, old_rows_of
 from stedi.policy import Policy
 from stedi.report import StepReport
@@ -33,7 +34,6 @@ from stedi.rules.readings import accelerometer_trusted, device_owners, step_trai
 from stedi.schemas import CUSTOMER
 from stedi.state import BUILT_FROM, counts_from
 from stedi.storage import Lake
-from tasks.customer_inputs import customer_quarantine, customer_records
 from tasks.publish import publish
 from tasks.state import DerivedState
 

@@ -10,6 +10,7 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 
 from stedi.config import RunConfig, subject_salt
+from stedi.customer_inputs import customer_quarantine, customer_records
 from stedi.policy import Policy
 from stedi.privacy.report import PrivacyReport, erasure_stages, funnels, run_funnels
 from stedi.privacy.tables import ERASURE_LOG_SCHEMA
@@ -17,7 +18,6 @@ from stedi.privacy.tombstones import read_tombstones
 from stedi.report import RunSummary
 from stedi.schemas import ACCELEROMETER, CUSTOMER, STEP_TRAINER, Feed
 from stedi.storage import Lake
-from tasks.customer_inputs import customer_quarantine, customer_records
 from tasks.options import TASK_OPTIONS
 
 ERASURE_LOG = "erasure_log"

@@ -15,6 +15,7 @@ from prefect import task
 from stedi.audit import audit_accelerometer_trusted, audit_customer_trusted, audit_step_trainer_trusted
 from stedi.batching import chunked
 from stedi.config import RunConfig
+from stedi.customer_inputs import customer_quarantine, customer_records
 from stedi.report import StepReport
 from stedi.rules.customers import customer_trusted
 from stedi.rules.increments import add_counts
@@ -27,7 +28,6 @@ from stedi.rules.readings import (
 from stedi.schemas import ACCELEROMETER, CUSTOMER, STEP_TRAINER
 from stedi.storage import Lake
 from tasks.append import append_accelerometer_trusted, append_customer_trusted, append_step_trainer_trusted
-from tasks.customer_inputs import customer_quarantine, customer_records
 from tasks.options import TASK_OPTIONS
 from tasks.publish import publish, publish_stream
 from tasks.state import DerivedState

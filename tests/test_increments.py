@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pyarrow as pa
+
 from stedi.policy import Policy
-from stedi.rules.increments import absorb, customer_change
+from stedi.rules.increments import absorb, consent_change, customer_change
 from tests.tables import customers
 
 ANN = {"email": "ann@x.test", "serialNumber": "a", "lastUpdateDate": 1, "shareWithResearchAsOfDate": 5}
@@ -62,3 +64,13 @@ def test_absorbed_counts_are_totals_plus_this_runs_counts() -> None:
 def test_level_counts_are_replaced_not_added() -> None:
     totals = absorb({"shared_serials": 3, "readings": 1}, {"shared_serials": 4, "readings": 1})
     assert (totals["shared_serials"], totals["readings"]) == (4, 2)
+
+
+def test_a_suspension_without_a_new_record_forces_a_rebuild() -> None:
+    stored = customers(ANN, {**ANN, "email": "cy@x.test"})
+    assert consent_change(stored, customers({**ANN, "email": "cy@x.test"}), Policy.STRICT) == (
+        "a consenting customer's consent changed or was suspended"
+    )
+    moved = customers({**ANN, "shareWithResearchAsOfDate": 6}, {**ANN, "email": "cy@x.test"})
+    assert consent_change(stored, moved, Policy.STRICT) is not None
+    assert consent_change(stored, pa.concat_tables([stored, customers(BOB)]), Policy.STRICT) is None

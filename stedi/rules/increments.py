@@ -66,6 +66,26 @@ def customer_change(old: pa.Table, new: pa.Table, policy: Policy) -> str | None:
     return None
 
 
+def consent_change(stored: pa.Table, recomputed: pa.Table, policy: Policy) -> str | None:
+    """Why customer_trusted as recomputed now drops or changes a customer it holds; None if it does not.
+
+    Catches what the customer records alone do not show: a quarantined line that suspends an existing
+    customer (strict), so such a run rebuilds instead of appending.
+    """
+    before = _consents(stored, policy)
+    after = _consents(recomputed, policy)
+    if not pc.all(pc.is_in(before, value_set=after)).as_py():
+        return "a consenting customer's consent changed or was suspended"
+    return None
+
+
+def _consents(trusted: pa.Table, policy: Policy) -> pa.Array:
+    """key|consent per customer_trusted row."""
+    consent = pc.fill_null(pc.cast(trusted["shareWithResearchAsOfDate"], pa.string()), "-")
+    keys = pc.fill_null(key_column(trusted, policy), "-")
+    return pc.binary_join_element_wise(keys, consent, "|").combine_chunks()
+
+
 def rows_of(column: pa.ChunkedArray | pa.Array, keys: pa.Array, normalise: bool) -> pa.ChunkedArray:
     """True where a value of `column` (a user or a serial) is one of `keys`; by dictionary, so cheap."""
     found = lookup(column, keys, pa.array([True] * len(keys), pa.bool_()), normalise=normalise)
