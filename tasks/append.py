@@ -145,7 +145,7 @@ def _newly_curated_serials(lake: Lake, customers: pa.Table, plan: DerivedState, 
         before = lake.read("customer_curated", version=base_version(lake, "customer_curated", str(plan.base)))
         serials = pc.unique(pc.drop_null(added["serialNumber"]).combine_chunks())
         return serials.filter(pc.invert(pc.is_in(serials, value_set=before["serialNumber"].combine_chunks())))
-    owners, _ = device_owners(customers)
+    owners = device_owners(customers).segments
     owned = owners.filter(pc.is_in(owners["_key"], value_set=customer_keys(added, policy)))
     return owned["serialNumber"].combine_chunks()
 

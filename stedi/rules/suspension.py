@@ -100,37 +100,68 @@ def suspended_customers(customers: pa.Table, quarantined: pa.Table | None = None
     when known). `quarantined`: quarantine rows (`feed`, `reason_code`, `reason`, `raw_line`,
     `source_file`, `_ingested_at`); rows of other feeds are ignored.
     """
+    events, unidentified = _quarantine_events(quarantined)
     histories: dict[str, _History] = defaultdict(lambda: _History({}, [], []))
     names = CUSTOMER.schema.names
-    keys = normalise_email(customers["email"]).to_pylist()
-    dates = customers["lastUpdateDate"].to_pylist()
-    contents = zip(*(customers[n].to_pylist() for n in names), strict=True)
-    for key, date, content, position in zip(
-        keys, dates, contents, _positions(customers, "_source_file"), strict=True
-    ):
-        if key is None:
-            continue
+    keyed = customers.append_column("_key", normalise_email(customers["email"]))
+    keyed = keyed.filter(pc.is_valid(keyed["_key"]))
+    # A customer with one distinct, dated record and no quarantined line is never ambiguous: only
+    # the other customers' records are looked at one by one.
+    distinct = keyed.select([*names, "_key"]).group_by([*names, "_key"], use_threads=False).aggregate([])
+    per_key = distinct.group_by("_key", use_threads=False).aggregate(
+        [("_key", "count"), ("lastUpdateDate", "count")]
+    )
+    plain = pc.and_(pc.equal(per_key["_key_count"], 1), pc.equal(per_key["lastUpdateDate_count"], 1))
+    plain_keys = per_key["_key"].filter(plain).combine_chunks()
+    named = pa.array(sorted({key for key, _, _ in events}), pa.string())
+    looked_at = pc.or_(
+        pc.invert(pc.is_in(keyed["_key"], value_set=plain_keys)), pc.is_in(keyed["_key"], value_set=named)
+    )
+    others = keyed.filter(looked_at)
+    contents = zip(*(others[n].to_pylist() for n in names), strict=True)
+    rows = zip(
+        others["_key"].to_pylist(),
+        others["lastUpdateDate"].to_pylist(),
+        contents,
+        _positions(others, "_source_file"),
+        strict=True,
+    )
+    for key, date, content, position in rows:
         history = histories[key]
         if date is None:
             history.events.append(position)
         elif content not in history.dated or _later(position, history.dated[content][1]):
             history.dated[content] = (date, position)
-    unidentified = 0
-    if quarantined is not None and quarantined.num_rows:
-        rows = quarantined.filter(pc.equal(quarantined["feed"], "customer"))
-        for row, position in zip(rows.to_pylist(), _positions(rows, "source_file"), strict=True):
-            if not suspends(row["reason_code"], row["reason"]):
-                continue
-            found = quarantined_identity(row["raw_line"])
-            if not found or not found[0]:
-                unidentified += 1
-                continue
-            emails, line_dates = found
-            for key in set(normalise_email(pa.array(emails, pa.string())).to_pylist()):
-                histories[key].events.append(position)
-                histories[key].quarantined_dates.extend(line_dates)
+    for key, position, dates in events:
+        histories[key].events.append(position)
+        histories[key].quarantined_dates.extend(dates)
     suspended = sorted(key for key, history in histories.items() if _is_suspended(history))
     return Suspensions(pa.array(suspended, pa.string()), unidentified)
+
+
+def _quarantine_events(quarantined: pa.Table | None) -> tuple[list[tuple[str, Position, list[int]]], int]:
+    """(normalised email, position, lastUpdateDate values) per suspending quarantined customer line,
+    and the number of such lines no email could be read from."""
+    if quarantined is None or not quarantined.num_rows:
+        return [], 0
+    rows = quarantined.filter(pc.equal(quarantined["feed"], "customer"))
+    found: list[tuple[list[str], Position, list[int]]] = []
+    unidentified = 0
+    for row, position in zip(rows.to_pylist(), _positions(rows, "source_file"), strict=True):
+        if not suspends(row["reason_code"], row["reason"]):
+            continue
+        identity = quarantined_identity(row["raw_line"])
+        if not identity or not identity[0]:
+            unidentified += 1
+            continue
+        found.append((identity[0], position, identity[1]))
+    emails = [e for line, _, _ in found for e in line]
+    normalised = iter(normalise_email(pa.array(emails, pa.string())).to_pylist())
+    events = []
+    for line, position, dates in found:
+        for key in {next(normalised) for _ in line}:
+            events.append((key, position, dates))
+    return events, unidentified
 
 
 def _is_suspended(history: _History) -> bool:
