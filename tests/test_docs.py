@@ -15,7 +15,7 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -212,31 +212,35 @@ def test_every_snippet_fence_names_a_known_language() -> None:
     assert not unknown, "fence languages are sh, bash, console, python (run) or text (not run)"
 
 
-def test_the_table_catalogue_is_the_registry_s() -> None:
+def columns_table() -> str:
+    """The column list of every data table, tables with the same columns on one row."""
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for name in REGISTRY.data_tables:
+        groups.setdefault(tuple(REGISTRY[name].schema.names), []).append(name)
+    rows = [
+        f"| {', '.join(f'`{t}`' for t in tables)} | {', '.join(cols)} |" for cols, tables in groups.items()
+    ]
+    return "\n".join(["| table | columns |", "|---|---|", *rows]) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("marker", "generated"),
+    [("catalogue", REGISTRY.catalogue), ("columns", columns_table)],
+    ids=["catalogue", "columns"],
+)
+def test_the_generated_sections_follow_the_registry(marker: str, generated: Callable[[], str]) -> None:
     page = REPO / "docs" / "data-contract.md"
     text = page.read_text()
-    pattern = re.compile(r"(<!-- catalogue: [^\n]*-->\n)(.*?)(<!-- end of catalogue -->)", re.DOTALL)
+    pattern = re.compile(rf"(<!-- {marker}: [^\n]*-->\n)(.*?)(<!-- end of {marker} -->)", re.DOTALL)
     match = pattern.search(text)
-    assert match, f"{page.name} lost its catalogue markers"
+    assert match, f"{page.name} lost its {marker} markers"
     if os.environ.get("STEDI_UPDATE_GOLDEN"):
-        page.write_text(text[: match.start(2)] + REGISTRY.catalogue() + text[match.end(2) :])
+        page.write_text(text[: match.start(2)] + generated() + text[match.end(2) :])
         return
-    assert match.group(2) == REGISTRY.catalogue(), (
-        "the catalogue in docs/data-contract.md differs from the registry: "
+    assert match.group(2) == generated(), (
+        f"the {marker} in docs/data-contract.md differs from the registry: "
         "rerun with STEDI_UPDATE_GOLDEN=1 and review the diff"
     )
-
-
-def test_the_column_lists_are_the_registry_s() -> None:
-    text = (REPO / "docs" / "data-contract.md").read_text()
-    section = text.split("| table | columns |", 1)[1].split("\n\n", 1)[0]
-    listed: dict[str, list[str]] = {}
-    for row in section.strip().splitlines()[1:]:
-        tables, columns = (cell.strip() for cell in row.strip("|").split("|"))
-        for name in re.findall(r"`(\w+)`", tables):
-            listed[name] = [c.strip() for c in columns.split(",")]
-    declared = {name: REGISTRY[name].schema.names for name in REGISTRY.data_tables}
-    assert listed == declared
 
 
 def anchors(page: Path) -> set[str]:
