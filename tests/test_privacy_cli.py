@@ -52,4 +52,4 @@ def test_erase_queue_and_privacy_report(tmp_path: Path) -> None:
     assert "-> customers 20 ->" in report.stdout  # the 20 generated customers; the erased one is gone
 
     refused = stedi("erase", "--lakehouse", lake, "--email", "not-an-address", cwd=tmp_path)
-    assert refused.returncode == 1 and "is not an email address" in refused.stderr
+    assert refused.returncode == 2 and "is not an email address" in refused.stderr  # bad input

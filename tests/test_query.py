@@ -101,6 +101,6 @@ def test_the_query_command_prints_a_table_and_explains_errors(lake_root: Path) -
     readings = Lake(str(lake_root), {}).count("machine_learning_curated")
     assert ok.stdout.splitlines() == ["readings", "--------", f"{readings:>8}", "(1 row)"]
     bad = stedi("query", "--lakehouse", str(lake_root), "SELECT nope FROM customer_trusted")
-    assert bad.returncode == 1
+    assert bad.returncode == 2  # bad input (stedi.cli.exit_codes)
     assert bad.stderr.startswith("stedi query: Schema error: No field named nope.")
     assert "Traceback" not in bad.stderr
