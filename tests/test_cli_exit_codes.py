@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import signal
 import subprocess
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from stedi.errors import (
     TransientError,
     ValidationFailedError,
 )
-from tests.cli_process import break_emails, small_landing, stedi
+from tests.cli_process import COMMAND, break_emails, small_landing, stedi
 from tests.services import free_port
 
 
@@ -209,6 +210,33 @@ def test_busy_lakehouse_exits_3(tmp_path: Path, api_env: dict[str, str]) -> None
         )
     assert result.returncode == ExitCode.BUSY, result.stderr
     assert "the test holding the lakehouse" in only_error_line(result, "run")
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_ctrl_c_exits_130(tmp_path: Path, api_env: dict[str, str]) -> None:
+    """Ctrl-C signals the whole process group: the CLI, its validation process and its helpers."""
+    landing = small_landing(tmp_path / "landing")
+    with subprocess.Popen(
+        [*COMMAND, "run", "--landing", str(landing), "--lakehouse", str(tmp_path / "lake")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env=api_env,
+        start_new_session=True,
+    ) as process:
+        assert process.stderr is not None
+        lines: list[str] = []
+        for line in process.stderr:  # wait until the flow is running
+            lines.append(line)
+            if "Beginning flow run" in line:
+                break
+        os.killpg(process.pid, signal.SIGINT)
+        lines += process.stderr.readlines()
+        assert process.wait(timeout=120) == ExitCode.INTERRUPTED, "".join(lines)
+    message = "stedi run: interrupted; every table stays at its last committed version: rerun to finish\n"
+    assert message in lines, "".join(lines)
 
 
 @pytest.mark.integration

@@ -8,11 +8,14 @@ and an exit code from `stedi.cli.exit_codes.ExitCode` (0 ok, 1 validation failed
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 import traceback
-from collections.abc import Callable, Sequence
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from importlib import import_module, metadata
+from types import FrameType
 
 from stedi.cli.exit_codes import ExitCode, exit_code, one_line
 from stedi.cli.output import json_stdout
@@ -55,15 +58,43 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `stedi` console script: runs a subcommand and returns its exit code."""
     args = build_parser().parse_args(argv)  # usage errors exit with 2 (ExitCode.BAD_INPUT) here
     handler: Handler = args.handler
+    with _noting_interrupts() as interrupts:
+        try:
+            with json_stdout() if _wants_json(args) else nullcontext():
+                return handler(args)
+        except (Exception, KeyboardInterrupt) as exc:
+            # Ctrl-C reaches helper processes too: what surfaces here may be their death, not the interrupt.
+            return _failed(args, exc, ExitCode.INTERRUPTED if interrupts else exit_code(exc))
+
+
+def _failed(args: argparse.Namespace, exc: BaseException, code: ExitCode) -> int:
+    if args.debug:
+        traceback.print_exception(exc, file=sys.stderr)
+    print(f"stedi {args.command}: {_message(exc, code)}", file=sys.stderr)  # the last line, always
+    return int(code)
+
+
+@contextmanager
+def _noting_interrupts() -> Iterator[list[int]]:
+    """Note each SIGINT (then raise KeyboardInterrupt as Python does), unless someone else handles it."""
+    seen: list[int] = []
+    previous = signal.getsignal(signal.SIGINT)
+    if (
+        previous is not signal.default_int_handler
+        or threading.current_thread() is not threading.main_thread()
+    ):
+        yield seen
+        return
+
+    def noted(signum: int, frame: FrameType | None) -> None:
+        seen.append(signum)
+        signal.default_int_handler(signum, frame)
+
+    signal.signal(signal.SIGINT, noted)
     try:
-        with json_stdout() if _wants_json(args) else nullcontext():
-            return handler(args)
-    except (Exception, KeyboardInterrupt) as exc:
-        code = exit_code(exc)
-        if args.debug:
-            traceback.print_exception(exc, file=sys.stderr)
-        print(f"stedi {args.command}: {_message(exc, code)}", file=sys.stderr)  # the last line, always
-        return int(code)
+        yield seen
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _wants_json(args: argparse.Namespace) -> bool:
@@ -72,10 +103,10 @@ def _wants_json(args: argparse.Namespace) -> bool:
 
 def _message(exc: BaseException, code: ExitCode) -> str:
     """One line: our own errors say what to do already; foreign ones get the advice of their class."""
-    if isinstance(exc, StediError):
-        return one_line(exc)
     if code is ExitCode.INTERRUPTED:
         return "interrupted; every table stays at its last committed version: rerun to finish"
+    if isinstance(exc, StediError):
+        return one_line(exc)
     described = f"{type(exc).__name__}: {one_line(exc)}"
     if code is ExitCode.STORAGE:
         return f"storage error ({described}); check the endpoint, credentials and network, then retry"

@@ -54,8 +54,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
     quiet_prefect_env()
     from flows.erase_subjects import erase_subjects
+    from stedi.cli.console import run_console
 
-    with waiting_at_most(args.wait):
+    with waiting_at_most(args.wait), run_console(show_progress=False, debug=args.debug):
         summary = erase_subjects(
             lakehouse=config.lakehouse,
             emails=emails,
