@@ -14,7 +14,7 @@ import threading
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
-from importlib import import_module, metadata
+from importlib import import_module
 from types import FrameType
 
 from stedi.cli.exit_codes import ExitCode, exit_code, one_line
@@ -29,10 +29,20 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def version() -> str:
+    from importlib import metadata  # ≈ 0.1 s: only when asked
+
     try:
         return metadata.version(DISTRIBUTION)
     except metadata.PackageNotFoundError:  # running from a source tree that was never installed
         return "unknown (not installed: pip install -e .)"
+
+
+class _Version(argparse.Action):
+    """`--version`, looked up only when given."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        print(f"{parser.prog} {version()}")
+        parser.exit()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="exit codes: 0 ok, 1 validation failed, 2 bad input or usage, 3 lakehouse busy, "
         "4 storage or transient error (retry), 70 unexpected error (a bug; rerun with --debug)",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+    parser.add_argument("--version", action=_Version, nargs=0, help="print the version and exit")
     parser.add_argument("-v", "--debug", action="store_true", help="print the traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:

@@ -63,7 +63,7 @@ def _classify(exc: BaseException) -> ExitCode | None:
         return ExitCode.BUSY
     if isinstance(exc, InputError | TerminalError):
         return ExitCode.BAD_INPUT
-    if isinstance(exc, TransientError | OSError | TimeoutError):  # pyarrow's ArrowIOError is an OSError
+    if isinstance(exc, TransientError | OSError):  # also TimeoutError, ConnectionError, pyarrow ArrowIOError
         return ExitCode.STORAGE
     if isinstance(exc, KeyboardInterrupt):
         return ExitCode.INTERRUPTED
