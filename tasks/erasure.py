@@ -143,7 +143,8 @@ def plan_erasure(config: RunConfig, emails: list[SecretStr]) -> ErasureKeys:
         # A tombstone table written before serial periods existed gains their (null: unbounded) columns.
         lake.write(TOMBSTONES, new, mode="append", schema_mode="merge")
     get_run_logger().info(
-        "erasure plan: %d requested, %d subjects with tombstones, %d device(s), %d shared device(s) kept",
+        "erasure plan: %d requested, %d subjects with tombstones, %d device(s) (for the times the subjects' "
+        "records named them), %d of them also named by other customers",
         len(keys.requested_subjects),
         len(keys.subjects),
         len(keys.serials),

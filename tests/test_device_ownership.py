@@ -83,3 +83,11 @@ def test_an_undated_record_only_widens_sharing() -> None:
     land = customers(A1, undated)
     result = step_trainer_trusted(steps(("S", C + 1)), land, land, Policy.STRICT)
     assert result.counts["of_unattributable_devices"] == 1
+
+
+def test_udacity_matches_serials_case_insensitively_too() -> None:
+    land = customers({**A1, "serialNumber": " AbC "})
+    result = step_trainer_trusted(
+        steps(("abc", C - 5), ("ABC", C + 2), ("xyz", C)), land, land, Policy.UDACITY
+    )
+    assert result.table["sensorReadingTime"].to_pylist() == [C - 5, C + 2]

@@ -26,9 +26,11 @@ def machine_learning_curated(
     """Each trusted step reading with the trusted accelerometer readings of the same time.
 
     `strict` also requires the same customer: the step reading's owner at its time (see
-    stedi.rules.ownership; `ownership` is `device_owners` of every customer record, computed from
-    `curated` alone when not given) is the accelerometer reading's user; every identifier is replaced
-    by `subject_id`. `udacity` joins on time alone, as the course did.
+    stedi.rules.ownership) is the accelerometer reading's user; every identifier is replaced by
+    `subject_id`. Pass `ownership=device_owners(customer records)` (every record, not just the
+    curated ones): without it only the curated records' current devices are known, and a reading
+    from before a device changed hands would go to its current owner. `udacity` joins on time alone,
+    as the course did.
     """
     if policy is Policy.UDACITY:
         joined = steps.select(["sensorReadingTime", "distanceFromObject"]).join(

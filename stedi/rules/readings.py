@@ -7,7 +7,7 @@ import pyarrow.compute as pc
 
 from stedi.policy import Policy
 from stedi.rules import RuleResult
-from stedi.rules.keys import lookup, normalise_email
+from stedi.rules.keys import lookup, normalise_email, normalise_serial
 from stedi.rules.ownership import Ownership, device_owners, owner_at
 from stedi.schemas import ACCELEROMETER, STEP_TRAINER
 
@@ -31,7 +31,8 @@ def consent_lookup(
 
     `by` is the customer column matched: `email` against a reading's user, `serialNumber` against a device.
     """
-    normalise = policy is Policy.STRICT  # emails and serials alike (stedi.identity)
+    # Serials match normalised under both policies; emails under `strict` only (the course kept them as is).
+    normalise = policy is Policy.STRICT or by == "serialNumber"
     keys = normalise_email(customers[by]) if normalise else customers[by]
     return lookup(readings[column], keys.combine_chunks(), customers[CONSENT].combine_chunks(), normalise)
 
@@ -74,12 +75,13 @@ def step_trainer_trusted(
 
     `strict`: a reading is kept iff its device had exactly one owner at the reading's time (see
     stedi.rules.ownership), that owner is curated, and the reading is at or after the owner's consent.
-    `udacity`: any reading of a serial a curated record names, whenever it was taken.
+    `udacity`: any reading of a serial a curated record names (case-insensitively), whenever it was taken.
     `ownership` is `device_owners(customers)` when the caller already has it (a stream of chunks).
     """
     if policy is Policy.UDACITY:
-        keep = pc.is_in(steps["serialNumber"], value_set=curated["serialNumber"].combine_chunks())
-        kept = steps.filter(keep).select(STEP_TRAINER.schema.names)
+        serials = pc.unique(pc.drop_null(normalise_serial(curated["serialNumber"])).combine_chunks())
+        found = lookup(steps["serialNumber"], serials, pa.array([True] * len(serials), pa.bool_()), True)
+        kept = steps.filter(pc.fill_null(found, False)).select(STEP_TRAINER.schema.names)
         return RuleResult(
             kept, {"readings": steps.num_rows, "not_of_curated_devices": steps.num_rows - kept.num_rows}
         )
