@@ -115,6 +115,7 @@ def _landing(
         suite=feed.landing_table,
         feed=feed,
         time_column=time,
+        layout=Layout(partition_by=feed.partition_by),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 # Epoch-millisecond times outside [2000-01-01, 2100-01-01) are not plausible readings or dates.
 MIN_PLAUSIBLE_MS = 946_684_800_000
@@ -17,6 +18,11 @@ LINEAGE_FIELDS = (
     pa.field("_ingested_at", pa.timestamp("us", tz="UTC"), nullable=False),
 )
 LINEAGE_NAMES = tuple(f.name for f in LINEAGE_FIELDS)
+# Reading feeds are partitioned by the UTC day of the reading: duplicate checks, the trusted filters
+# and the ML join all work one day at a time (readings of the same time always share a day).
+DAY = "_day"
+DAY_FIELD = pa.field(DAY, pa.date32(), nullable=False)
+MS_PER_DAY = 86_400_000
 
 
 @dataclass(frozen=True)
@@ -27,6 +33,7 @@ class Feed:
     schema: pa.Schema
     required: tuple[str, ...]
     times: tuple[str, ...]
+    reading_time: str | None = None  # the time a reading was taken: its day partitions the table
 
     @property
     def landing_table(self) -> str:
@@ -39,7 +46,12 @@ class Feed:
 
     @property
     def landing_schema(self) -> pa.Schema:
-        return pa.schema(list(self.schema) + list(LINEAGE_FIELDS))
+        day = [DAY_FIELD] if self.reading_time else []
+        return pa.schema(list(self.schema) + list(LINEAGE_FIELDS) + day)
+
+    @property
+    def partition_by(self) -> tuple[str, ...]:
+        return (DAY,) if self.reading_time else ()
 
     def canonical_key(self, key: str) -> str | None:
         """Map a JSON key to its field name, ignoring case (older data used `timeStamp`)."""
@@ -84,6 +96,7 @@ ACCELEROMETER = Feed(
     ),
     required=("user", "timestamp"),
     times=("timestamp",),
+    reading_time="timestamp",
 )
 STEP_TRAINER = Feed(
     name="step_trainer",
@@ -92,8 +105,14 @@ STEP_TRAINER = Feed(
     ),
     required=("sensorReadingTime", "serialNumber"),
     times=("sensorReadingTime",),
+    reading_time="sensorReadingTime",
 )
 FEEDS = (CUSTOMER, ACCELEROMETER, STEP_TRAINER)
+
+
+def days_of(times: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """The UTC day (date32) of epoch-millisecond times."""
+    return pc.divide(times, MS_PER_DAY).cast(pa.int32()).cast(pa.date32())
 FEEDS_BY_NAME = {f.name: f for f in FEEDS}
 _KEY_INDEX = {f.name: {n.lower(): n for n in f.schema.names} for f in FEEDS}
 

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import time
+import uuid
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from typing import Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
 import pyarrow.fs as pafs
+import pyarrow.parquet as pq
 from deltalake import CommitProperties, DeltaTable, QueryBuilder, write_deltalake
 from deltalake.exceptions import CommitFailedError, SchemaMismatchError, TableNotFoundError
 
@@ -198,6 +203,138 @@ class Lake:
             return {}
         history = self.delta(table).history(1)
         return dict(history[0]) if history else {}
+
+    # Partition work: workers write Parquet files into a table's location, the flow commits them.
+
+    def write_part(self, table: str, data: pa.Table, partition: Mapping[str, str] | None = None) -> PartFile:
+        """Write `data` as one Parquet file of `table` (not yet committed) and describe it for the commit.
+
+        Statistics go only to the spec's statistics columns: personal columns never reach the log.
+        """
+        spec = REGISTRY[table]
+        data = data.select(spec.schema.names).cast(spec.schema)
+        folder = "/".join(f"{k}={v}" for k, v in (partition or {}).items())
+        path = f"{folder}/" if folder else ""
+        path += f"part-{uuid.uuid4()}.parquet"
+        fs, root = _filesystem(self.uri(table), self.storage_options)
+        fs.create_dir(f"{root}/{folder}" if folder else root, recursive=True)
+        pq.write_table(data, f"{root}/{path}", filesystem=fs, compression="snappy")
+        size = fs.get_file_info(f"{root}/{path}").size
+        return PartFile(path, int(size or 0), dict(partition or {}), file_stats(data, spec.stats_columns))
+
+    def commit_files(
+        self,
+        table: str,
+        added: Collection[PartFile],
+        removed: Collection[str],
+        metadata: Mapping[str, str],
+    ) -> int:
+        """Commit files written by `write_part` and remove `removed` (table paths) as one Delta version."""
+        from deltalake.transaction import AddAction, RemoveAction
+
+        spec = REGISTRY[table]
+        if not self.exists(table):
+            self.write(table, spec.schema.empty_table(), metadata=None)
+        now = int(time.time() * 1000)
+        actions: list[AddAction | RemoveAction] = [
+            RemoveAction(path=p, data_change=True, deletion_timestamp=now) for p in sorted(removed)
+        ]
+        actions += [AddAction(f.path, f.size, f.partition, now, True, json.dumps(f.stats)) for f in added]
+        checkpoint(f"before_commit:{table}")
+        try:
+            self.delta(table).create_write_transaction(
+                actions,
+                mode="append",
+                schema=spec.schema,
+                partition_by=list(spec.layout.partition_by) or None,
+                commit_properties=CommitProperties(custom_metadata=dict(metadata)),
+            )
+        except CommitFailedError as exc:
+            raise TransientError(f"concurrent commit on {table}: {exc}") from exc
+        version = int(self.delta(table).version())
+        checkpoint(f"after_commit:{table}")
+        return version
+
+    def file_ranges(
+        self, table: str, column: str, version: int | None = None
+    ) -> dict[str, tuple[int, int] | None]:
+        """Per data file of a table version, the min and max of `column` (None: no statistics)."""
+        actions = pa.table(self.delta(table, version).get_add_actions(flatten=True))
+        paths = actions.column("path").to_pylist()
+        if f"min.{column}" not in actions.column_names:
+            return dict.fromkeys(paths)
+        low, high = actions.column(f"min.{column}").to_pylist(), actions.column(f"max.{column}").to_pylist()
+        return {
+            p: None if a is None or b is None else (int(a), int(b))
+            for p, a, b in zip(paths, low, high, strict=True)
+        }
+
+    def partitions_changed(self, table: str, since: int, until: int, column: str) -> set[str] | None:
+        """Values of partition `column` whose rows changed between two versions; None when unknown.
+
+        Read from the commits' own add and remove actions: actions that move rows without changing
+        them (OPTIMIZE, Z-order) carry `dataChange: false` and are ignored, VACUUM commits have none.
+        None when a commit is no longer in the log, or a changed file names no partition value.
+        """
+        fs, root = _filesystem(self.uri(table), self.storage_options)
+        changed: set[str] = set()
+        for version in range(since + 1, until + 1):
+            try:
+                with fs.open_input_stream(f"{root}/_delta_log/{version:020d}.json") as stream:
+                    lines = bytes(stream.read()).decode("utf-8").splitlines()
+            except (FileNotFoundError, OSError):
+                return None
+            for line in lines:
+                entry = json.loads(line) if line.strip() else {}
+                action = entry.get("add") or entry.get("remove")
+                if not action or not action.get("dataChange", True):
+                    continue
+                value = (action.get("partitionValues") or {}).get(column)
+                if value is None:
+                    return None
+                changed.add(str(value))
+        return changed
+
+    def build_info(self, table: str, key: str) -> tuple[int, dict[str, object]] | None:
+        """The newest commit of `table` whose info carries `key`: its version and info."""
+        for commit in self.history(table):
+            if key in commit:
+                return int(str(commit["version"])), commit
+        return None
+
+
+@dataclass(frozen=True)
+class PartFile:
+    """A Parquet file written into a table's location, waiting for its commit."""
+
+    path: str
+    size: int
+    partition: dict[str, str]
+    stats: dict[str, object]
+
+
+def file_stats(data: pa.Table, columns: Collection[str]) -> dict[str, object]:
+    """Delta statistics of one file: rows, and min, max and null count of `columns`."""
+    low: dict[str, object] = {}
+    high: dict[str, object] = {}
+    nulls: dict[str, int] = {}
+    for name in columns:
+        if name not in data.column_names:
+            continue
+        column = data.column(name)
+        nulls[name] = column.null_count
+        bounds = pc.min_max(column)
+        if bounds["min"].is_valid:
+            low[name], high[name] = _json_value(bounds["min"].as_py()), _json_value(bounds["max"].as_py())
+    return {"numRecords": data.num_rows, "minValues": low, "maxValues": high, "nullCount": nulls}
+
+
+def _json_value(value: object) -> object:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
 
 
 def sql_in(values: list[str]) -> str:

@@ -13,7 +13,7 @@ from stedi.ingest.dedupe import record_hashes, to_ids
 from stedi.ingest.ledger import FileOutcome, SeenFile
 from stedi.ingest.parse import ParsedFile
 from stedi.ingest.seen import SeenIds, keep_new
-from stedi.schemas import QUARANTINE_SCHEMA, Feed
+from stedi.schemas import QUARANTINE_SCHEMA, Feed, days_of
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,8 @@ def build_group(feed: Feed, files: Sequence[ParsedLanding], ingested_at: datetim
     columns = [rows.column(n) for n in rows.column_names]
     position = rows.schema.get_field_index("_source_file")
     columns.insert(position, pa.chunked_array([to_ids(hashes)]))
+    if feed.reading_time:
+        columns.append(days_of(rows.column(feed.reading_time)))
     if not keep.all():  # no copy when nothing is dropped
         # Column by column: Table.filter first aligns the columns' differing chunk layouts (5x slower).
         mask = pa.array(keep)
