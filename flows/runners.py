@@ -1,10 +1,13 @@
-"""Where the lakehouse flow's tasks run: in the flow process, or on a Dask cluster.
+"""Where the lakehouse flow's tasks run: a local process pool (default), or a Dask cluster.
+
+`local_runner()` is the flow's default task runner: Prefect's process pool with one worker per
+core, so the units of days of a large build use every core.
 
 `stedi_lakehouse_dask(..., dask_address=None)` runs the lakehouse flow with prefect-dask's
 DaskTaskRunner: on the cluster at `dask_address` (e.g. `tcp://scheduler:8786`), or else at the
 address in the Prefect variable `stedi_dask_address` if it is set, or else on a temporary
-local cluster. Workers validate batches (and can parse landing files); every Delta commit is made
-by the flow process.
+local cluster. Workers compute, validate and write the units of days of the derived tables; every Delta commit
+is made by the flow process.
 """
 
 from __future__ import annotations

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import uuid
+from datetime import date
+from typing import Any
 
-from prefect import flow, get_run_logger
+from prefect import flow, get_run_logger, unmapped
 from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
+from prefect.task_runners import ProcessPoolTaskRunner
 
 from stedi import validation_pool
 from stedi.aws import describe, storage_options
@@ -15,15 +19,20 @@ from stedi.lock import lakehouse_lock
 from stedi.report import RunSummary, StepReport
 from stedi.storage import Landing
 from tasks.artifacts import publish_validation_artifacts
-from tasks.curated import customer_trusted_to_curated, machine_learning_curated
+from tasks.customers import customer_landing_to_trusted, customer_trusted_to_curated
+from tasks.days import UnitResult, build_days, commit_table, describe_derived_tables, prepare_worker
 from tasks.landing import accelerometer_landing, customer_landing, step_trainer_landing
+from tasks.plan import BuildPlan, DayWork, dirty_days, plan_build
 from tasks.privacy import privacy_report
-from tasks.state import describe_derived_tables, plan_derived_tables
-from tasks.trusted import (
-    accelerometer_landing_to_trusted,
-    customer_landing_to_trusted,
-    step_trainer_landing_to_trusted,
-)
+
+WORKERS = os.cpu_count() or 1
+# Landing roots this large make builds of several units: the workers start while the ingest runs.
+WARM_LANDING_BYTES = 64 * 2**20
+
+
+def local_runner() -> Any:
+    """The default task runner: a process per core for the units of days."""
+    return ProcessPoolTaskRunner(max_workers=WORKERS)
 
 
 def run_name() -> str:
@@ -34,7 +43,20 @@ def run_name() -> str:
     return f"{params.get('policy', 'strict')}-{landing}{refresh}"
 
 
-@flow(name="stedi-lakehouse", flow_run_name=run_name, log_prints=False)
+def build_table(config: RunConfig, plan: BuildPlan, work: DayWork) -> StepReport:
+    """Run a table's units (on the task runner's workers when there are several) and commit them once."""
+    if len(work.units) > 1:
+        results: list[UnitResult] = build_days.map(unmapped(config), work.units).result()
+    else:
+        results = [build_days(config, u) for u in work.units]
+    return commit_table(config, work.table, plan.record, plan.full, work.days, work.removed, results)
+
+
+def days(*works: DayWork) -> list[date]:
+    return sorted({d for w in works for d in w.days})
+
+
+@flow(name="stedi-lakehouse", flow_run_name=run_name, log_prints=False, task_runner=local_runner())
 def stedi_lakehouse(
     landing: str,
     lakehouse: str,
@@ -42,7 +64,7 @@ def stedi_lakehouse(
     full_refresh: bool = False,
     aws_credentials: str | None = None,
 ) -> RunSummary:
-    """Ingest new landing files, then rebuild the trusted and curated tables if anything moved.
+    """Ingest new landing files, then recompute the days of the derived tables that changed.
 
     Every table is validated before it is committed; the run holds the lakehouse lock throughout.
     `aws_credentials` names a prefect-aws AwsCredentials block for s3:// URIs; without it the AWS_*
@@ -52,26 +74,36 @@ def stedi_lakehouse(
     options = storage_options(aws_credentials)
     get_run_logger().info(describe(options))
     config = RunConfig.build(landing, lakehouse, policy, storage_options=options)
-    Landing(config.landing, config.storage_options).check_layout()
+    landing_root = Landing(config.landing, config.storage_options)
+    landing_root.check_layout()
     run_id = str(flow_run.id or uuid.uuid4())
+    workers = WORKERS
+    if WORKERS > 1 and landing_root.size() > WARM_LANDING_BYTES:
+        prepare_worker.map(range(WORKERS))  # the workers import their libraries while the ingest runs
     with lakehouse_lock(config.lakehouse, config.storage_options, purpose="stedi build"):
         steps: list[StepReport] = [
             *customer_landing(config, run_id, full_refresh),
             *accelerometer_landing(config, run_id, full_refresh),
             *step_trainer_landing(config, run_id, full_refresh),
         ]
-        derived = plan_derived_tables(config, full_refresh)
-        if derived.stale:
-            steps += [
-                customer_landing_to_trusted(config, derived),
-                accelerometer_landing_to_trusted(config, derived),
-                customer_trusted_to_curated(config, derived),
-                step_trainer_landing_to_trusted(config, derived),
-                machine_learning_curated(config, derived),
-            ]
-        else:
+        plan = plan_build(config, full_refresh)
+        if plan.up_to_date:
             steps += describe_derived_tables(config)
-    summary = RunSummary.of(config.policy.value, steps, rebuilt=derived.stale)
+        else:
+            trusted = customer_landing_to_trusted(config, plan)
+            accelerometer = dirty_days(config, plan, "accelerometer_trusted", trusted.changed, [], workers)
+            steps += [trusted.report, build_table(config, plan, accelerometer)]
+            curated = customer_trusted_to_curated(config, plan)
+            changed = (
+                None
+                if trusted.changed is None or curated.changed is None
+                else sorted({*trusted.changed, *curated.changed})
+            )
+            step = dirty_days(config, plan, "step_trainer_trusted", changed, [], workers)
+            steps += [curated.report, build_table(config, plan, step)]
+            ml = dirty_days(config, plan, "machine_learning_curated", [], days(accelerometer, step), workers)
+            steps.append(build_table(config, plan, ml))
+    summary = RunSummary.of(config.policy.value, steps, rebuilt=not plan.up_to_date)
     create_markdown_artifact(
         summary.to_markdown(), key="stedi-run-report", description="STEDI lakehouse run report"
     )

@@ -2,38 +2,44 @@
 
 from __future__ import annotations
 
+from stedi.build import BUILD, BuildRecord
 from stedi.config import RunConfig, subject_salt
 from stedi.ingest.ledger import SeenFile, latest_entries, plan_ingest
-from stedi.schemas import FEEDS
-from stedi.state import BUILT_FROM, DERIVED_TABLES, SOURCE_TABLES, fingerprint
+from stedi.registry import REGISTRY
 from stedi.storage import Lake, Landing
 from stedi.subject import subject_id
 
+LAST = REGISTRY.build_order()[-1]  # committed last: its newest record names the last complete build
 
-def current_built_from(lake: Lake, config: RunConfig) -> str:
-    """The fingerprint the derived tables must carry to be up to date with the landing tables."""
+
+def current_record(lake: Lake, config: RunConfig) -> BuildRecord:
+    """What a build made now would record: policy, salt check and the landing tables' versions."""
     salt_check = subject_id("stedi-salt-check", subject_salt(config.lakehouse).value)[:12]
-    return fingerprint(config.policy.value, {t: lake.version(t) for t in SOURCE_TABLES}, salt_check)
+    versions = {t: lake.version(t) for t in (*REGISTRY.sources(), "quarantine")}
+    return BuildRecord(config.policy.value, salt_check, versions)
 
 
-def derived_up_to_date(lake: Lake, config: RunConfig) -> tuple[bool, str]:
-    built_from = current_built_from(lake, config)
-    return lake.commit_info(DERIVED_TABLES[-1]).get(BUILT_FROM) == built_from, built_from
+def last_build(lake: Lake) -> BuildRecord | None:
+    """The record of the last complete build (None when there is none)."""
+    if not lake.exists(LAST):
+        return None
+    found = lake.build_info(LAST, BUILD)
+    return BuildRecord.parse(found[1].get(BUILD)) if found else None
 
 
 def nothing_to_do(config: RunConfig) -> bool:
-    """True when no landing file is new or touched and every derived table is up to date.
+    """True when no landing file is new or touched and the last complete build is of these tables.
 
-    Cheap: a listing of the landing folders and two small Delta reads; no Prefect, no GX.
+    Cheap: a listing of the landing folders and a few small Delta reads; no Prefect, no GX.
     """
     lake = Lake.of(config)
-    if not all(lake.exists(t) for t in ("ingest_log", *SOURCE_TABLES, *DERIVED_TABLES)):
+    if not all(lake.exists(t) for t in ("ingest_log", *REGISTRY.sources(), *REGISTRY.build_order())):
         return False
     landing = Landing(config.landing, config.storage_options)
     log = lake.read("ingest_log", ["feed", "path", "size", "mtime_ns", "content_hash", "ingested_at"])
-    for feed in FEEDS:
+    for feed in REGISTRY.feeds:
         seen = [SeenFile(landing.display_name(f.path), f.size, f.mtime_ns) for f in landing.files(feed.name)]
         plan = plan_ingest(seen, latest_entries(log, feed.name))
         if plan.new or plan.suspect:
             return False
-    return derived_up_to_date(lake, config)[0]
+    return last_build(lake) == current_record(lake, config)

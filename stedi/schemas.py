@@ -113,6 +113,8 @@ FEEDS = (CUSTOMER, ACCELEROMETER, STEP_TRAINER)
 def days_of(times: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
     """The UTC day (date32) of epoch-millisecond times."""
     return pc.divide(times, MS_PER_DAY).cast(pa.int32()).cast(pa.date32())
+
+
 FEEDS_BY_NAME = {f.name: f for f in FEEDS}
 _KEY_INDEX = {f.name: {n.lower(): n for n in f.schema.names} for f in FEEDS}
 

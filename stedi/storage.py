@@ -406,6 +406,10 @@ class Landing:
             (LandingFile(i.path, int(i.size or 0), int(i.mtime_ns or 0)) for i in infos), key=lambda f: f.path
         )
 
+    def size(self) -> int:
+        """Bytes of every landing file of every feed."""
+        return sum(f.size for feed in REGISTRY.feeds for f in self.files(feed.name))
+
     def read_bytes(self, path: str) -> bytes:
         with self.fs.open_input_stream(path, compression=None) as stream:
             return bytes(stream.read())

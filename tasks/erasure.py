@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 from prefect import get_run_logger, task
 from pydantic import SecretStr
 
+from stedi.build import BUILD, BuildRecord
 from stedi.config import RunConfig, subject_salt
 from stedi.policy import Policy
 from stedi.privacy.keys import keyed_hash, salt_fingerprint
@@ -31,7 +32,6 @@ from stedi.privacy.tables import ERASURE_LOG_SCHEMA, ERASURE_REQUESTS_SCHEMA
 from stedi.privacy.tombstones import TOMBSTONES, read_tombstones, tombstone_rows
 from stedi.registry import REGISTRY
 from stedi.schemas import CUSTOMER
-from stedi.state import BUILT_FROM, parse_fingerprint
 from stedi.storage import Lake, Landing
 from tasks.options import TASK_OPTIONS
 
@@ -200,7 +200,8 @@ def _joined_on_time(lake: Lake, table: str) -> bool:
     """machine_learning_curated built under `udacity` (or by an unknown build): its step side names no one."""
     if table != "machine_learning_curated":
         return False
-    built = parse_fingerprint(lake.commit_info(table).get(BUILT_FROM))
+    found = lake.build_info(table, BUILD)
+    built = BuildRecord.parse(found[1].get(BUILD)) if found else None
     return built is None or built.policy != Policy.STRICT.value
 
 

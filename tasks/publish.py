@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import pyarrow as pa
@@ -11,7 +11,6 @@ from prefect import get_run_logger
 from stedi import progress
 from stedi.policy import Policy
 from stedi.report import StepReport
-from stedi.state import commit_metadata
 from stedi.storage import Lake
 from stedi.stream_validation import StreamValidator
 from stedi.validation import validate
@@ -25,15 +24,12 @@ def publish(
     audit: pa.Table,
     policy: Policy,
     counts: dict[str, int] | None = None,
-    built_from: str | None = None,
-    base: str | None = None,
     **write: Any,
 ) -> StepReport:
     """Validate `audit` (the table plus audit columns); on success commit `data`, else raise.
 
     A blocking failure raises before anything is written, so the previous version stays current.
-    `base` marks an append: the build it extends goes into the commit, and the report gives the
-    table's total rows rather than the rows appended.
+    `write` goes to `Lake.write` (metadata: the commit's info, predicate: the rows replaced).
     """
     logger = get_run_logger()
     progress.advance(table)  # the clock starts: validation and the write count towards rows/s
@@ -41,17 +37,11 @@ def publish(
     for outcome in report.warnings:
         logger.warning("%s: %s", table, outcome.describe())
     report.raise_if_blocking()
-    if built_from is not None:
-        write["metadata"] = commit_metadata(built_from, counts or {}, base)
-    if base is not None:
-        write["mode"] = "append"
     version = lake.write(table, data, **write)
     progress.advance(table, data.num_rows)
     progress.finish(table)
-    verb = "appended" if base is not None else "published"
-    logger.info("%s: %d rows %s as Delta version %d", table, data.num_rows, verb, version)
-    rows = lake.count(table) if base is not None else data.num_rows
-    return StepReport(table, version, rows, dict(counts or {}), report.outcomes, report.seconds)
+    logger.info("%s: %d rows published as Delta version %d", table, data.num_rows, version)
+    return StepReport(table, version, data.num_rows, dict(counts or {}), report.outcomes, report.seconds)
 
 
 Chunk = tuple[pa.Table, pa.Table]  # (rows to write, the same rows plus audit columns)
@@ -64,8 +54,6 @@ def publish_stream(
     schema: pa.Schema,
     policy: Policy,
     counts: Callable[[], dict[str, int]] | None = None,
-    built_from: str | None = None,
-    commit_counts: Mapping[str, int] | None = None,
     audit_schema: pa.Schema | None = None,
     **write: Any,
 ) -> StepReport:
@@ -74,8 +62,7 @@ def publish_stream(
     Memory stays at one chunk plus one validation buffer. A blocking failure (found in a buffer,
     or in the end-of-stream checks, which run before the stream ends) aborts the write before its
     commit, so the previous version stays current. `counts` is called after the stream is consumed,
-    so the chunks' generator can fill it in as it goes. `commit_counts`, when known before the
-    stream (a counting pass), go into the commit as `publish` puts them: later runs read them there.
+    so the chunks' generator can fill it in as it goes.
     `audit_schema` (default: `schema`) is what an empty stream is validated as.
     """
     logger = get_run_logger()
@@ -100,9 +87,6 @@ def publish_stream(
             failure.append(exc)  # deltalake wraps it in a DeltaError: keep the original for the caller
             raise
 
-    if built_from is not None:
-        # The commit's info is fixed before the stream is read: only counts known up front go in.
-        write["metadata"] = commit_metadata(built_from, commit_counts or {})
     reader = pa.RecordBatchReader.from_batches(schema, batches())
     progress.advance(table)  # the table's clock starts with its first chunk's reading and parsing
     try:

@@ -121,9 +121,8 @@ def test_full_refresh_rebuilds_the_same_tables(source: Path, tmp_path: Path, pre
     )
 
 
-# --- The append path: new landing rows are appended to the derived tables when no customer record
-# changes a decision about old rows; otherwise the tables are rebuilt. Either way they equal a
-# one-shot build of the same files.
+# --- Incremental builds: only the days touched by new landing rows or by changed customer decisions
+# are recomputed; the tables always equal a one-shot build of the same files.
 
 
 @pytest.fixture(scope="module")
@@ -139,12 +138,12 @@ def part_files(root: Path, feed: str, part: int | None = None) -> list[Path]:
     return files if part is None else [files[part]]
 
 
-def appended(lakehouse: Path) -> bool:
-    """Whether the last build of the derived tables extended an earlier one (the append path)."""
-    from stedi.state import BASE
+def incremental(lakehouse: Path) -> bool:
+    """Whether the last build of the derived tables kept rows of an earlier one (not every day recomputed)."""
+    from stedi.build import FULL
     from stedi.storage import Lake
 
-    return BASE in Lake(str(lakehouse), {}).commit_info("machine_learning_curated")
+    return json.loads(str(Lake(str(lakehouse), {}).commit_info("machine_learning_curated")[FULL])) is False
 
 
 # Which files each run adds: (customer, accelerometer, step_trainer) parts, None for all of a feed.
@@ -167,7 +166,7 @@ def add_parts(root: Path, landing: Path, wanted: tuple[int | None, ...]) -> None
 
 @pytest.mark.parametrize("policy", ["strict", "udacity"])
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
-def test_new_landing_rows_are_appended_and_equal_a_one_shot_build(
+def test_new_landing_rows_recompute_some_days_and_equal_a_one_shot_build(
     scenario: str, policy: str, parts: Path, tmp_path: Path, prefect_harness: None
 ) -> None:
     landing = empty_landing(tmp_path / "landing")
@@ -175,7 +174,7 @@ def test_new_landing_rows_are_appended_and_equal_a_one_shot_build(
     for k, wanted in enumerate(SCENARIOS[scenario]):
         add_parts(parts, landing, wanted)
         summary = run(landing, lake, policy=policy)
-        assert appended(lake) == (k > 0)
+        assert incremental(lake) == (k > 0)
     one_shot = empty_landing(tmp_path / "one-shot-landing")
     copy_files(files_of(parts), parts, one_shot)
     reference = run(one_shot, tmp_path / "one-shot", policy=policy)
@@ -183,24 +182,26 @@ def test_new_landing_rows_are_appended_and_equal_a_one_shot_build(
     assert summary.funnel() == reference.funnel()
 
 
-def test_an_append_reports_totals_and_this_runs_rows(
+def test_an_incremental_build_reports_totals_and_recomputes_only_dirty_days(
     parts: Path, tmp_path: Path, prefect_harness: None
 ) -> None:
+    from stedi.build import DAYS
+    from stedi.storage import Lake
+
     landing = empty_landing(tmp_path / "landing")
-    add_parts(parts, landing, (None, 0, None))
-    first = run(landing, tmp_path / "lake")
+    add_parts(parts, landing, (0, 0, 0))
+    run(landing, tmp_path / "lake")
+    every_day = int(str(Lake(str(tmp_path / "lake"), {}).commit_info("accelerometer_trusted")[DAYS]))
     add_parts(parts, landing, (None, 1, None))
     second = run(landing, tmp_path / "lake")
     step = second.step("accelerometer_trusted")
     assert step is not None
-    new_readings = second.rows("accelerometer_landing") - first.rows("accelerometer_landing")
     assert step.counts["readings"] == second.rows("accelerometer_landing")
-    assert step.counts["run_readings"] == new_readings
-    run_kept = step.counts["run_readings"] - step.counts["run_of_non_consenting_owners"]
-    assert step.rows - first.rows("accelerometer_trusted") == run_kept - step.counts["run_before_consent"]
-    steps = second.step("step_trainer_trusted")
-    # Old step rows of devices whose owners became curated with this run's readings.
-    assert steps is not None and steps.counts["run_reclassified"] > 0
+    kept = step.counts["readings"] - step.counts["of_non_consenting_owners"] - step.counts["before_consent"]
+    assert step.rows == kept
+    recomputed = int(str(Lake(str(tmp_path / "lake"), {}).commit_info("accelerometer_trusted")[DAYS]))
+    assert recomputed > 0 and incremental(tmp_path / "lake")
+    assert every_day > 0
 
 
 def revoke(root: Path, landing: Path) -> None:
@@ -211,19 +212,19 @@ def revoke(root: Path, landing: Path) -> None:
     (landing / "customer" / "landing" / "revocation.json").write_text(json.dumps(later) + "\n")
 
 
-@pytest.mark.parametrize(("policy", "appends"), [("strict", False), ("udacity", True)])
-def test_a_revocation_in_a_later_file_rebuilds_under_strict(
-    policy: str, appends: bool, parts: Path, tmp_path: Path, prefect_harness: None
+@pytest.mark.parametrize("policy", ["strict", "udacity"])
+def test_a_revocation_in_a_later_file_recomputes_that_customers_days(
+    policy: str, parts: Path, tmp_path: Path, prefect_harness: None
 ) -> None:
-    """strict: the revocation removes old rows, so the tables are rebuilt; udacity keys on any consenting
-    record, so the revocation changes nothing and the run appends."""
+    """strict: the revocation removes the customer's rows from the days holding them; udacity keys on
+    any consenting record, so the revocation changes nothing. Neither rebuilds every day."""
     landing = empty_landing(tmp_path / "landing")
     copy_files(files_of(parts), parts, landing)
     run(landing, tmp_path / "lake", policy=policy)
     before = content(tmp_path / "lake")
     revoke(parts, landing)
     run(landing, tmp_path / "lake", policy=policy)
-    assert appended(tmp_path / "lake") == appends
+    assert incremental(tmp_path / "lake")
     run(landing, tmp_path / "one-shot", policy=policy)
     after = content(tmp_path / "one-shot")
     assert content(tmp_path / "lake") == after

@@ -1,0 +1,245 @@
+"""The derived reading tables, built a unit of days at a time on any worker.
+
+`build_days` is one parametrized task: it reads exactly the input versions it is given, applies
+the table's rule and audit day by day, validates the unit's rows with the table's suite once, and
+writes one Parquet file per day into the table's location. Nothing is committed here: the flow
+commits each table once (`commit_table`), so a failed unit leaves every table as it was.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from prefect import get_run_logger, task
+
+from stedi.audit import audit_accelerometer_trusted, audit_step_trainer_trusted
+from stedi.build import (
+    COUNTS,
+    DAY_COUNTS,
+    DAYS,
+    FULL,
+    BuildRecord,
+    add_counts,
+    commit_metadata,
+    counts_from,
+    day_counts_from,
+    day_key,
+)
+from stedi.config import RunConfig, subject_salt
+from stedi.policy import Policy
+from stedi.registry import REGISTRY
+from stedi.report import StepReport
+from stedi.rules import RuleResult
+from stedi.rules.curated import machine_learning_curated
+from stedi.rules.readings import accelerometer_trusted, device_owners, step_trainer_trusted
+from stedi.schemas import ACCELEROMETER, CUSTOMER, DAY, MS_PER_DAY, STEP_TRAINER
+from stedi.storage import Lake, PartFile
+from stedi.validation import Outcome, ValidationReport, validate
+from tasks.options import TASK_OPTIONS
+
+
+@dataclass(frozen=True)
+class DayUnit:
+    """Days of one table that one task computes, and the versions of the inputs it reads."""
+
+    table: str
+    days: list[date]
+    versions: dict[str, int | None]
+
+    @property
+    def label(self) -> str:
+        first, last = self.days[0].isoformat(), self.days[-1].isoformat()
+        return first if first == last else f"{first}..{last}"
+
+
+@dataclass(frozen=True)
+class UnitResult:
+    """What a unit wrote (uncommitted files), its counts per day and its validation outcomes."""
+
+    table: str
+    files: list[PartFile]
+    day_counts: dict[str, dict[str, int]]
+    outcomes: list[Outcome] = field(default_factory=list)
+    rows: int = 0
+    validation_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """The small, whole inputs of a unit (customer tables), read once per unit."""
+
+    lake: Lake
+    unit: DayUnit
+    policy: Policy
+    tables: dict[str, pa.Table]
+
+    def day(self, table: str, day: date, columns: list[str]) -> pa.Table:
+        """One day of a reading table, at the unit's version of it."""
+        spec = REGISTRY[table]
+        version = self.unit.versions.get(table)
+        if spec.feed is not None:  # landing: partitioned by day
+            where = pc.field(DAY) == pa.scalar(day, pa.date32())
+        else:  # derived: one file per day, found by the statistics of the time column
+            start = (day - date(1970, 1, 1)).days * MS_PER_DAY
+            time = pc.field(str(spec.time_column))
+            where = (time >= start) & (time < start + MS_PER_DAY)
+        return self.lake.scan(table, columns, filter=where, version=version)
+
+
+Rule = Callable[[Inputs, date], tuple[RuleResult, pa.Table]]
+
+
+def _accelerometer_trusted(inputs: Inputs, day: date) -> tuple[RuleResult, pa.Table]:
+    readings = inputs.day("accelerometer_landing", day, ACCELEROMETER.schema.names)
+    trusted = inputs.tables["customer_trusted"]
+    result = accelerometer_trusted(readings, trusted, inputs.policy)
+    return result, audit_accelerometer_trusted(result.table, trusted, inputs.policy)
+
+
+def _step_trainer_trusted(inputs: Inputs, day: date) -> tuple[RuleResult, pa.Table]:
+    steps = inputs.day("step_trainer_landing", day, STEP_TRAINER.schema.names)
+    customers, curated = inputs.tables["customer_landing"], inputs.tables["customer_curated"]
+    owners = inputs.tables.get("_owners")
+    ownership = None if owners is None else (owners, inputs.tables["_shared"].column(0).combine_chunks())
+    result = step_trainer_trusted(steps, customers, curated, inputs.policy, ownership)
+    return result, audit_step_trainer_trusted(result.table, curated, inputs.policy)
+
+
+def _machine_learning_curated(inputs: Inputs, day: date) -> tuple[RuleResult, pa.Table]:
+    steps = inputs.day("step_trainer_trusted", day, STEP_TRAINER.schema.names)
+    readings = inputs.day("accelerometer_trusted", day, ACCELEROMETER.schema.names)
+    salt = inputs.tables["_salt"].column(0)[0].as_py()
+    result = machine_learning_curated(steps, readings, inputs.tables["customer_curated"], inputs.policy, salt)
+    return result, result.table
+
+
+RULES: dict[str, Rule] = {
+    "accelerometer_trusted": _accelerometer_trusted,
+    "step_trainer_trusted": _step_trainer_trusted,
+    "machine_learning_curated": _machine_learning_curated,
+}
+WHOLE_INPUTS = {"customer_landing": CUSTOMER.schema.names, "customer_trusted": None, "customer_curated": None}
+
+
+def _inputs(config: RunConfig, unit: DayUnit) -> Inputs:
+    lake = Lake.of(config)
+    tables: dict[str, pa.Table] = {}
+    for name in REGISTRY[unit.table].inputs:
+        if name in WHOLE_INPUTS:
+            tables[name] = lake.read(name, WHOLE_INPUTS[name], version=unit.versions.get(name))
+    if unit.table == "step_trainer_trusted" and config.policy is Policy.STRICT:
+        owners, shared = device_owners(tables["customer_landing"])  # once per unit, not per day
+        tables["_owners"], tables["_shared"] = owners, pa.table({"serialNumber": shared})
+    if unit.table == "machine_learning_curated":
+        tables["_salt"] = pa.table({"salt": pa.array([subject_salt(config.lakehouse).value], pa.binary())})
+    return Inputs(lake, unit, config.policy, tables)
+
+
+@task(name="prepare_worker", **TASK_OPTIONS)
+def prepare_worker(index: int) -> int:
+    """Import the rules, storage and Great Expectations in a worker before its first unit arrives."""
+    from stedi.validation import _batch_definition
+
+    _batch_definition()
+    return index
+
+
+@task(name="build_days", task_run_name="{unit.table}-{unit.label}", **TASK_OPTIONS)
+def build_days(config: RunConfig, unit: DayUnit) -> UnitResult:
+    """Compute, audit and validate a unit of days of one table; write one Parquet file per day."""
+    inputs = _inputs(config, unit)
+    rule = RULES[unit.table]
+    kept: list[tuple[date, pa.Table]] = []
+    audits: list[pa.Table] = []
+    day_counts: dict[str, dict[str, int]] = {}
+    for day in unit.days:
+        result, audit = rule(inputs, day)
+        kept.append((day, result.table))
+        audits.append(audit)
+        day_counts[day_key(day)] = result.counts
+    frame = pa.concat_tables(audits) if audits else REGISTRY[unit.table].schema.empty_table()
+    report = validate(unit.table, frame, config.policy)
+    report.raise_if_blocking()  # before any file is written: nothing to clean up
+    files = [inputs.lake.write_part(unit.table, table) for _, table in kept if table.num_rows]
+    rows = sum(t.num_rows for _, t in kept)
+    return UnitResult(unit.table, files, day_counts, report.outcomes, rows, report.seconds)
+
+
+def combine(table: str, results: list[UnitResult]) -> ValidationReport:
+    """The units' outcomes as one report: unexpected counts added up, expectation by expectation."""
+    merged: dict[tuple[str, str, str], Outcome] = {}
+    for result in results:
+        for o in result.outcomes:
+            key = (o.expectation, o.column, o.why)
+            seen = merged.get(key)
+            if seen is None:
+                merged[key] = o
+                continue
+            unexpected = None if seen.unexpected is None else seen.unexpected + (o.unexpected or 0)
+            merged[key] = Outcome(
+                o.table, o.expectation, o.column, o.severity, seen.success and o.success, unexpected, o.why,
+                (seen.sampled_rows or 0) + (o.sampled_rows or 0) or None,
+            )  # fmt: skip
+    rows = sum(r.rows for r in results)
+    return ValidationReport(table, rows, list(merged.values()), sum(r.validation_s for r in results))
+
+
+@task(name="commit_table", task_run_name="commit-{table}", **TASK_OPTIONS)
+def commit_table(
+    config: RunConfig,
+    table: str,
+    record: BuildRecord,
+    full: bool,
+    days: list[date],
+    removed: list[str],
+    results: list[UnitResult],
+) -> StepReport:
+    """Replace the recomputed days of `table` in one commit: their old files out, the units' files in.
+
+    The commit carries the build record and the counts per day, so the next build knows what
+    these rows were made from and can total counts without reading rows.
+    """
+    lake = Lake.of(config)
+    previous: Mapping[str, object] = {}
+    if lake.exists(table):
+        found = lake.build_info(table, DAY_COUNTS)
+        previous = found[1] if found else {}
+    per_day = {d: c for d, c in day_counts_from(previous).items() if d not in {day_key(x) for x in days}}
+    fresh: dict[str, dict[str, int]] = {}
+    for result in results:
+        fresh |= result.day_counts
+    per_day |= {d: c for d, c in fresh.items() if any(c.values())}
+    totals = add_counts(per_day.values())
+    level = add_counts(fresh.values())  # whole-table counts (shared serials) come from this build
+    totals |= {k: v for k, v in level.items() if k not in totals or k in {"shared_serials"}}
+    report = combine(table, results)
+    report.raise_if_blocking()
+    files = [f for r in results for f in r.files]
+    metadata = commit_metadata(record, totals, per_day) | {FULL: json.dumps(full), DAYS: str(len(days))}
+    version = lake.commit_files(table, files, removed, metadata)
+    rows = lake.count(table)
+    logger = get_run_logger()
+    logger.info(
+        "%s: %d day(s) recomputed in %d unit(s), %d file(s) replaced by %d; %d rows, Delta version %d",
+        table, len(days), len(results), len(removed), len(files), rows, version,
+    )  # fmt: skip
+    for outcome in report.warnings:
+        logger.warning("%s: %s", table, outcome.describe())
+    return StepReport(table, version, rows, totals, report.outcomes, report.seconds)
+
+
+@task(name="describe_derived_tables", **TASK_OPTIONS)
+def describe_derived_tables(config: RunConfig) -> list[StepReport]:
+    """The derived tables as they stand, with the counts their last build recorded."""
+    lake = Lake.of(config)
+    reports = []
+    for table in REGISTRY.build_order():
+        found = lake.build_info(table, COUNTS)
+        counts = counts_from(found[1]) if found else {}
+        reports.append(StepReport(table, lake.version(table), lake.count(table), counts, []))
+    return reports

@@ -1,0 +1,216 @@
+"""Plan a build of the derived tables: up to date, or which days of readings are dirty and why."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from prefect import get_run_logger, task
+
+from stedi.build import BuildRecord, close_over_files, days_from_ms, work_units
+from stedi.config import RunConfig
+from stedi.freshness import current_record, last_build
+from stedi.policy import Policy
+from stedi.registry import REGISTRY
+from stedi.rules.keys import normalise_email
+from stedi.schemas import DAY
+from stedi.storage import Lake
+from tasks.days import DayUnit
+from tasks.options import TASK_OPTIONS
+
+READING_SOURCES = [t for t in REGISTRY.sources() if REGISTRY[t].time_column]
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    """What this run's build starts from.
+
+    `previous` is the last complete build whose rows can be kept (None: rebuild every day);
+    `landing_days` the days of each landing reading table whose rows changed since then.
+    """
+
+    record: BuildRecord
+    previous: BuildRecord | None
+    up_to_date: bool
+    reason: str
+    landing_days: dict[str, list[date]] = field(default_factory=dict)
+
+    @property
+    def full(self) -> bool:
+        return self.previous is None
+
+
+def landing_days(lake: Lake, table: str, version: int | None = None) -> dict[date, int]:
+    """Rows per day of a landing reading table, from its log (no data file is read)."""
+    if not lake.exists(table):
+        return {}
+    actions = pa.table(lake.delta(table, version).get_add_actions(flatten=True))
+    days: dict[date, int] = {}
+    column = f"partition.{DAY}"
+    if column not in actions.column_names:
+        return {}
+    counts = actions.column("num_records").to_pylist()
+    for day, rows in zip(actions.column(column).to_pylist(), counts, strict=True):
+        key = day if isinstance(day, date) else date.fromisoformat(str(day))
+        days[key] = days.get(key, 0) + int(rows or 0)
+    return days
+
+
+@task(name="plan_build", **TASK_OPTIONS)
+def plan_build(config: RunConfig, full_refresh: bool = False) -> BuildPlan:
+    """Compare the landing tables with the last complete build: nothing to do, some days, or all."""
+    logger = get_run_logger()
+    lake = Lake.of(config)
+    record = current_record(lake, config)
+    previous = last_build(lake)
+    missing = [t for t in REGISTRY.build_order() if not lake.exists(t)]
+    if previous == record and not full_refresh and not missing:
+        logger.info("trusted and curated tables are up to date")
+        return BuildPlan(record, previous, True, "up to date")
+    if full_refresh:
+        base, reason = None, "full refresh"
+    elif missing:
+        base, reason = None, f"{missing[0]} does not exist yet"
+    elif not record.same_basis(previous):
+        base, reason = None, "first build, or the policy or the subject salt changed"
+    else:
+        base, reason = previous, "new or changed landing rows"
+    days: dict[str, list[date]] = {}
+    for table in READING_SOURCES:
+        changed = changed_days(lake, table, base, record)
+        if changed is None:
+            base, reason = None, f"the log of {table} no longer holds every commit since the last build"
+        days[table] = changed or []
+    if base is None:
+        days = {t: sorted(landing_days(lake, t)) for t in READING_SOURCES}
+    logger.info(
+        "building the derived tables (%s): %s",
+        reason,
+        ", ".join(f"{t} {len(d)} day(s)" for t, d in days.items()),
+    )
+    return BuildPlan(record, base, False, reason, days)
+
+
+def changed_days(lake: Lake, table: str, base: BuildRecord | None, record: BuildRecord) -> list[date] | None:
+    if base is None:
+        return []
+    since, now = base.versions.get(table), record.versions.get(table)
+    if since is None or now is None:
+        return None if now is not None else []
+    if since == now:
+        return []
+    changed = lake.partitions_changed(table, since, now, DAY)
+    return None if changed is None else sorted(date.fromisoformat(d) for d in changed)
+
+
+def key_column(values: pa.Array | pa.ChunkedArray, policy: Policy) -> pa.Array | pa.ChunkedArray:
+    """What readings are matched on: the exact email (udacity) or the normalised one (strict)."""
+    return values if policy is Policy.UDACITY else normalise_email(values)
+
+
+def changed_keys(old: pa.Table, new: pa.Table, policy: Policy) -> pa.Array:
+    """Keys of the customers whose row differs between two versions of a customer table."""
+
+    def rows(table: pa.Table) -> set[tuple[object, ...]]:
+        return {tuple(r.values()) for r in table.to_pylist()}
+
+    before, after = rows(old), rows(new)
+    names = new.schema.names
+    moved = [dict(zip(names, r, strict=True)) for r in before ^ after]
+    emails = pa.array([r["email"] for r in moved], pa.string())
+    return pc.unique(pc.drop_null(key_column(emails, policy)))
+
+
+TARGET_UNIT_ROWS = 2_000_000  # rows of a unit: one validation run, one task
+
+
+@dataclass(frozen=True)
+class DayWork:
+    """The days of one derived table this build recomputes, the files they replace, and the units."""
+
+    table: str
+    days: list[date]
+    removed: list[str]
+    units: list[DayUnit]
+
+
+def _landing_of(table: str) -> list[str]:
+    """The landing reading tables whose days size a derived table's units."""
+    found = [t for t in REGISTRY[table].inputs if t in READING_SOURCES]
+    if found:
+        return found
+    return [s for i in REGISTRY[table].inputs if REGISTRY[i].time_column for s in _landing_of(i)]
+
+
+def days_with_keys(lake: Lake, table: str, column: str, keys: pa.Array, normalise: bool) -> set[date]:
+    """Days of a landing reading table holding a row whose `column` is one of `keys`."""
+    if not len(keys) or not lake.exists(table):
+        return set()
+    found: set[date] = set()
+    for batch in lake.batches(table, [column, DAY]):
+        values = batch.column(0)
+        encoded = values.dictionary_encode() if not pa.types.is_dictionary(values.type) else values
+        dictionary = encoded.dictionary
+        if normalise:
+            dictionary = pc.utf8_lower(pc.utf8_trim_whitespace(dictionary))
+        hit = pc.is_in(dictionary, value_set=keys).take(encoded.indices)
+        if pc.any(hit).as_py():
+            found |= set(pc.unique(batch.column(1).filter(hit)).to_pylist())
+    return found
+
+
+def serials_of(lake: Lake, keys: pa.Array, policy: Policy) -> pa.Array:
+    """Every device any record of these customers names (normalised), past owners' records included."""
+    customers = lake.read("customer_landing", ["email", "serialNumber"])
+    mine = pc.is_in(key_column(customers["email"], policy), value_set=keys)
+    serials = pc.drop_null(customers["serialNumber"].filter(mine))
+    return pc.unique(pc.utf8_lower(pc.utf8_trim_whitespace(serials)).combine_chunks())
+
+
+@task(name="dirty_days", task_run_name="dirty-days-{table}", **TASK_OPTIONS)
+def dirty_days(
+    config: RunConfig,
+    plan: BuildPlan,
+    table: str,
+    keys: list[str] | None = None,
+    also: list[date] | None = None,
+    workers: int = 1,
+) -> DayWork:
+    """Which days of `table` this build recomputes: changed landing days, days of changed customers
+    (`keys`; None: every customer), `also` (days recomputed upstream), grown to whole files."""
+    lake = Lake.of(config)
+    spec = REGISTRY[table]
+    sources = _landing_of(table)
+    sizes: dict[date, int] = {}
+    for source in sources:
+        for day, rows in landing_days(lake, source).items():
+            sizes[day] = sizes.get(day, 0) + rows
+    everything = plan.full or keys is None
+    if everything:
+        days = set(sizes)
+    else:
+        days = set(also or [])
+        for source in sources:
+            days |= set(plan.landing_days.get(source, []))
+        wanted = pa.array(keys or [], pa.string())
+        if len(wanted) and table == "accelerometer_trusted":
+            strict = config.policy is Policy.STRICT
+            days |= days_with_keys(lake, "accelerometer_landing", "user", wanted, strict)
+        elif len(wanted) and table == "step_trainer_trusted":
+            serials = serials_of(lake, wanted, config.policy)
+            days |= days_with_keys(lake, "step_trainer_landing", "serialNumber", serials, True)
+    removed: set[str] = set()
+    if lake.exists(table):
+        ranges = lake.file_ranges(table, str(spec.time_column))
+        spans = {p: None if r is None else days_from_ms(*r) for p, r in ranges.items()}
+        if everything:
+            removed = set(spans)
+        else:
+            days, removed = close_over_files(days, spans, sizes)
+    versions = {i: lake.version(i) for i in spec.inputs}
+    # A day no landing row is left in still runs: it removes the table's rows of that day.
+    weights = {d: max(1, sizes.get(d, 0)) for d in days}
+    units = [DayUnit(table, u, versions) for u in work_units(weights, TARGET_UNIT_ROWS, workers)]
+    return DayWork(table, sorted(days), sorted(removed), units)
