@@ -49,6 +49,7 @@ def stedi_lakehouse_dask(
     lakehouse: str,
     policy: str = "strict",
     full_refresh: bool = False,
+    drop_vanished: bool = False,
     dask_address: str | None = None,
     dask_workers: int = 2,
 ) -> RunSummary:
@@ -56,6 +57,10 @@ def stedi_lakehouse_dask(
     address = dask_address or dask_address_from_variable()
     on_cluster = stedi_lakehouse.with_options(task_runner=dask_runner(address, dask_workers))
     summary: RunSummary = on_cluster(
-        landing=landing, lakehouse=lakehouse, policy=policy, full_refresh=full_refresh
+        landing=landing,
+        lakehouse=lakehouse,
+        policy=policy,
+        full_refresh=full_refresh,
+        drop_vanished=drop_vanished,
     )
     return summary

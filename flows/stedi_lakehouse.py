@@ -63,12 +63,14 @@ def stedi_lakehouse(
     policy: str = "strict",
     full_refresh: bool = False,
     aws_credentials: str | None = None,
+    drop_vanished: bool = False,
 ) -> RunSummary:
     """Ingest new landing files, then recompute the days of the derived tables that changed.
 
     Every table is validated before it is committed; the run holds the lakehouse lock throughout.
-    `aws_credentials` names a prefect-aws AwsCredentials block for s3:// URIs; without it the AWS_*
-    environment of the worker is used.
+    A full refresh keeps the rows of landing files that have vanished since they were loaded
+    unless `drop_vanished`. `aws_credentials` names a prefect-aws AwsCredentials block for s3://
+    URIs; without it the AWS_* environment of the worker is used.
     """
     validation_pool.start()  # Great Expectations loads in its own process while the ingest begins
     options = storage_options(aws_credentials)
@@ -82,9 +84,9 @@ def stedi_lakehouse(
         prepare_worker.map(range(WORKERS))  # the workers import their libraries while the ingest runs
     with lakehouse_lock(config.lakehouse, config.storage_options, purpose="stedi build"):
         steps: list[StepReport] = [
-            *customer_landing(config, run_id, full_refresh),
-            *accelerometer_landing(config, run_id, full_refresh),
-            *step_trainer_landing(config, run_id, full_refresh),
+            *customer_landing(config, run_id, full_refresh, drop_vanished),
+            *accelerometer_landing(config, run_id, full_refresh, drop_vanished),
+            *step_trainer_landing(config, run_id, full_refresh, drop_vanished),
         ]
         plan = plan_build(config, full_refresh)
         if plan.up_to_date:

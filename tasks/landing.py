@@ -56,16 +56,23 @@ class _Plan:
     changed: int
 
 
-def ingest_feed(config: RunConfig, feed: Feed, run_id: str, full_refresh: bool = False) -> list[StepReport]:
-    """Ingest what is new in one feed; returns the reports of the landing table and its quarantine rows."""
+def ingest_feed(
+    config: RunConfig, feed: Feed, run_id: str, full_refresh: bool = False, drop_vanished: bool = False
+) -> list[StepReport]:
+    """Ingest what is new in one feed; returns the reports of the landing table and its quarantine rows.
+
+    A full refresh reads every present file again and keeps the rows of files that have vanished
+    from landing since they were loaded, unless `drop_vanished` (the report counts them either way).
+    """
     logger = get_run_logger()
     landing = Landing(config.landing, config.storage_options)
     lake = Lake.of(config)
     table = feed.landing_table
     listed = {landing.display_name(f.path): f for f in landing.files(feed.name)}
     seen = [SeenFile(name, f.size, f.mtime_ns) for name, f in listed.items()]
-    fresh = full_refresh or not lake.exists(table) or not lake.exists("ingest_log")
-    logged = {} if fresh else latest_entries(lake.read("ingest_log"), feed.name)
+    known = lake.exists(table) and lake.exists("ingest_log")
+    fresh = full_refresh or not known
+    logged = latest_entries(lake.read("ingest_log"), feed.name) if known else {}
     plan = plan_ingest(seen, logged)
     changed = 0
     for file in plan.suspect:  # size or time moved: the content hash decides
@@ -81,18 +88,24 @@ def ingest_feed(config: RunConfig, feed: Feed, run_id: str, full_refresh: bool =
         "files_unchanged": len(plan.unchanged),
         "files_missing": len(plan.missing),
     }
-    if plan.missing:
-        logger.warning(
-            "%s: %d logged files are gone from landing; their rows are kept", feed.name, len(plan.missing)
-        )
     exists = lake.exists(table)
-    if changed or (fresh and exists):  # rebuild: every present file again, plus vanished files' rows
-        quarantine_predicate = f"feed = '{feed.name}'"
-        if plan.missing:
-            quarantine_predicate += f" AND source_file NOT IN {sql_in(plan.missing)}"
-        run = _Plan(
-            seen, plan.missing if exists else [], None, {"predicate": None}, quarantine_predicate, changed
+    kept = [] if drop_vanished else plan.missing
+    if plan.missing:
+        counts["rows_of_vanished_files_dropped"] = 0
+        if drop_vanished and exists and full_refresh:
+            where = pc.field("_source_file").isin(plan.missing)
+            counts["rows_of_vanished_files_dropped"] = lake.scan(table, ["_source_file"], where).num_rows
+        fate = "dropped (asked for)" if drop_vanished and full_refresh else "kept"
+        logger.warning(
+            "%s: %d logged files are gone from landing; their rows are %s", feed.name, len(plan.missing), fate
         )
+    if changed or (fresh and exists):  # rebuild: every present file again, plus vanished files' rows
+        if not full_refresh:
+            kept = plan.missing  # only a full refresh may drop them
+        quarantine_predicate = f"feed = '{feed.name}'"
+        if kept:
+            quarantine_predicate += f" AND source_file NOT IN {sql_in(kept)}"
+        run = _Plan(seen, kept if exists else [], None, {"predicate": None}, quarantine_predicate, changed)
     elif plan.new or not exists:  # a feed without files still gets its (empty) table
         names = [f.path for f in plan.new]
         run = _Plan(
@@ -232,18 +245,24 @@ def _with_total(lake: Lake, report: StepReport) -> StepReport:
 
 
 @task(name="customer_landing", **TASK_OPTIONS)
-def customer_landing(config: RunConfig, run_id: str, full_refresh: bool = False) -> list[StepReport]:
+def customer_landing(
+    config: RunConfig, run_id: str, full_refresh: bool = False, drop_vanished: bool = False
+) -> list[StepReport]:
     """Ingest `customer/landing/*.json` into landing/customer_landing."""
-    return ingest_feed(config, CUSTOMER, run_id, full_refresh)
+    return ingest_feed(config, CUSTOMER, run_id, full_refresh, drop_vanished)
 
 
 @task(name="accelerometer_landing", **TASK_OPTIONS)
-def accelerometer_landing(config: RunConfig, run_id: str, full_refresh: bool = False) -> list[StepReport]:
+def accelerometer_landing(
+    config: RunConfig, run_id: str, full_refresh: bool = False, drop_vanished: bool = False
+) -> list[StepReport]:
     """Ingest `accelerometer/landing/*.json` into landing/accelerometer_landing."""
-    return ingest_feed(config, ACCELEROMETER, run_id, full_refresh)
+    return ingest_feed(config, ACCELEROMETER, run_id, full_refresh, drop_vanished)
 
 
 @task(name="step_trainer_landing", **TASK_OPTIONS)
-def step_trainer_landing(config: RunConfig, run_id: str, full_refresh: bool = False) -> list[StepReport]:
+def step_trainer_landing(
+    config: RunConfig, run_id: str, full_refresh: bool = False, drop_vanished: bool = False
+) -> list[StepReport]:
     """Ingest `step_trainer/landing/*.json` into landing/step_trainer_landing."""
-    return ingest_feed(config, STEP_TRAINER, run_id, full_refresh)
+    return ingest_feed(config, STEP_TRAINER, run_id, full_refresh, drop_vanished)

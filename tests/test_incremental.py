@@ -107,6 +107,24 @@ def test_vanished_file_keeps_its_rows_and_is_reported(
     assert content(tmp_path / "lake") == before
 
 
+def test_full_refresh_keeps_vanished_rows_unless_asked_to_drop_them(
+    source: Path, tmp_path: Path, prefect_harness: None
+) -> None:
+    landing = empty_landing(tmp_path / "landing")
+    copy_files(files_of(source), source, landing)
+    run(landing, tmp_path / "lake")
+    before = content(tmp_path / "lake")
+    gone = next((landing / "step_trainer" / "landing").glob("step_trainer-*.json"))
+    lines = sum(1 for line in gone.read_text().splitlines() if line.strip())
+    gone.unlink()
+    kept = run(landing, tmp_path / "lake", full_refresh=True)
+    assert kept.ingest()["step_trainer"]["rows_of_vanished_files_dropped"] == 0
+    assert content(tmp_path / "lake") == before
+    dropped = run(landing, tmp_path / "lake", full_refresh=True, drop_vanished=True)
+    assert dropped.ingest()["step_trainer"]["rows_of_vanished_files_dropped"] == lines
+    assert dropped.rows("step_trainer_landing") == kept.rows("step_trainer_landing") - lines
+
+
 def test_full_refresh_rebuilds_the_same_tables(source: Path, tmp_path: Path, prefect_harness: None) -> None:
     landing = empty_landing(tmp_path / "landing")
     copy_files(files_of(source), source, landing)
@@ -230,3 +248,33 @@ def test_a_revocation_in_a_later_file_recomputes_that_customers_days(
     assert content(tmp_path / "lake") == after
     changed = after["machine_learning_curated"] != before["machine_learning_curated"]
     assert changed == (policy == "strict")
+
+
+def test_maintenance_never_makes_the_next_run_rebuild(
+    parts: Path, tmp_path: Path, prefect_harness: None
+) -> None:
+    """OPTIMIZE, Z-order and VACUUM change no row: the next run commits nothing, and the run after
+    a new delivery recomputes only the new rows' days, on top of the maintained layout."""
+    from flows.maintenance import stedi_maintenance
+
+    landing = empty_landing(tmp_path / "landing")
+    lake = tmp_path / "lake"
+    add_parts(parts, landing, (0, 0, 0))
+    run(landing, lake)
+    stedi_maintenance(lakehouse=str(lake))
+    maintained = versions(lake)
+    assert not run(landing, lake).rebuilt
+    assert versions(lake) == maintained
+    add_parts(parts, landing, (1, 1, 1))
+    run(landing, lake)
+    assert incremental(lake)
+    from stedi.build import DAYS
+    from stedi.storage import Lake
+
+    days = Lake(str(lake), {}).commit_info("machine_learning_curated")[DAYS]
+    assert int(str(days)) > 0
+    one_shot = empty_landing(tmp_path / "one-shot-landing")
+    add_parts(parts, one_shot, (0, 0, 0))
+    add_parts(parts, one_shot, (1, 1, 1))
+    run(one_shot, tmp_path / "one-shot")
+    assert content(lake) == content(tmp_path / "one-shot")

@@ -22,6 +22,11 @@ def register(sub: Any) -> None:
         "--full-refresh", action="store_true", help="re-read every landing file and rebuild every table"
     )
     p.add_argument(
+        "--drop-vanished",
+        action="store_true",
+        help="with --full-refresh: drop the rows of landing files that are gone (kept otherwise; counted)",
+    )
+    p.add_argument(
         "--dask",
         nargs="?",
         const="local",
@@ -94,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
             summary = stedi_lakehouse_dask(
                 **options,
                 full_refresh=args.full_refresh,
+                drop_vanished=args.drop_vanished,
                 dask_address=address,
                 dask_workers=args.dask_workers,
             )
@@ -102,7 +108,9 @@ def run(args: argparse.Namespace) -> int:
 
         with prefect_api(server), waiting_at_most(args.wait), run_console(not args.no_progress, args.debug):
             started = time.perf_counter()
-            summary = stedi_lakehouse(**options, full_refresh=args.full_refresh)
+            summary = stedi_lakehouse(
+                **options, full_refresh=args.full_refresh, drop_vanished=args.drop_vanished
+            )
     document = {"status": "ran", **summary.to_dict(), "flow_s": round(time.perf_counter() - started, 3)}
     if args.json:
         from stedi.cli.output import emit_json
