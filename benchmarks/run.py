@@ -1,8 +1,10 @@
 """`make bench`: time `stedi run` against the DuckDB reference at named sizes.
 
 For each size, in one run: (a) full build (strict, validation on), (b) the DuckDB reference on the
-same files, (c) an incremental run after adding 1% new files, (d) a no-op rerun, and (e) the query
-time of one day's machine_learning_curated rows before and after table maintenance.
+same files, (c) the maintenance flow, then an incremental run after adding 1% new files, (d) a
+no-op rerun, and (e) the query time of one day's machine_learning_curated rows before and after
+table maintenance. With two sizes or more, the incremental slope between the smallest and the
+largest is printed.
 Results are printed and written as JSON to benchmarks/results/.
 """
 
@@ -137,6 +139,10 @@ def bench_size(
     ref_cmd = [PYTHON, "-m", "benchmarks.reference", "--landing", str(landing), "--out", str(ref)]
     step("reference", run_measured(ref_cmd, env=env, cwd=str(REPO)), steps)
     counts = table_counts(lake, ref)
+    # The maintenance flow first (compaction, Z-order, vacuum): the incremental run that follows
+    # must not pay for it with a rebuild.
+    maintenance = [PYTHON, "-m", "flows.maintenance", "--lakehouse", str(lake)]
+    step("maintenance", run_measured(maintenance, env=env, cwd=str(REPO)), steps)
     added = link_tree(extra, landing)
     step("incremental", stedi_run(landing, lake, env), steps)
     flow_times("incremental", lake, steps)
@@ -195,6 +201,30 @@ def table_counts(lake: Path, ref: Path) -> dict[str, dict[str, int]]:
     return out
 
 
+def incremental_slope(sizes: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """How incremental cost grows with the lake, between the smallest and the largest size run.
+
+    T_inc(large) - T_inc(small) against T_full(large) - T_full(small): the same 1% delivery should
+    cost about the same in both lakes, so the target is at most 0.05.
+    """
+    if len(sizes) < 2:
+        return None
+    small, large = sizes[0], sizes[-1]
+
+    def wall(size: dict[str, Any], name: str) -> float:
+        return float(size["steps"][name]["wall_s"])
+
+    full = wall(large, "full") - wall(small, "full")
+    inc = wall(large, "incremental") - wall(small, "incremental")
+    return {
+        "between": [small["size"], large["size"]],
+        "incremental_growth_s": round(inc, 2),
+        "full_growth_s": round(full, 2),
+        "slope": round(inc / full, 3) if full > 0 else None,
+        "target": 0.05,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("sizes", nargs="*", default=["course", "1m"], choices=sorted(SIZES))
@@ -215,6 +245,10 @@ def main() -> None:
         "machine": machine(),
         "sizes": [bench_size(SIZES[name], root, env, args.profile, args.dask) for name in args.sizes],
     }
+    slope = incremental_slope(report["sizes"])
+    if slope is not None:
+        report["incremental_slope"] = slope
+        print(f"incremental slope: {slope}")
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     for name in (f"bench-{stamp}.json", "latest.json"):
         (RESULTS / name).write_text(json.dumps(report, indent=2) + "\n")
