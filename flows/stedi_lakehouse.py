@@ -16,12 +16,13 @@ from stedi import validation_pool
 from stedi.aws import describe, storage_options
 from stedi.config import RunConfig
 from stedi.lock import lakehouse_lock
+from stedi.registry import REGISTRY
 from stedi.report import RunSummary, StepReport
 from stedi.storage import Landing
 from tasks.artifacts import publish_validation_artifacts
-from tasks.customers import customer_landing_to_trusted, customer_trusted_to_curated
+from tasks.customers import build_whole
 from tasks.days import UnitResult, build_days, commit_table, describe_derived_tables, prepare_worker
-from tasks.landing import accelerometer_landing, customer_landing, step_trainer_landing
+from tasks.landing import landing_feed
 from tasks.plan import BuildPlan, DayWork, dirty_days, plan_build
 from tasks.privacy import privacy_report
 
@@ -52,8 +53,32 @@ def build_table(config: RunConfig, plan: BuildPlan, work: DayWork) -> StepReport
     return commit_table(config, work.table, plan.record, plan.full, work.days, work.removed, results)
 
 
-def days(*works: DayWork) -> list[date]:
-    return sorted({d for w in works for d in w.days})
+def build_derived_tables(config: RunConfig, plan: BuildPlan, workers: int) -> list[StepReport]:
+    """Every derived table in build order: small tables whole, reading tables by their dirty days.
+
+    A reading table recomputes the days its landing input changed, the days its derived inputs
+    recomputed, and the days holding readings of customers whose decisions changed upstream.
+    """
+    reports: list[StepReport] = []
+    # Per whole table: keys of the customers it or its inputs decide anew (None: every customer).
+    changed: dict[str, list[str] | None] = {}
+    recomputed: dict[str, list[date]] = {}  # per reading table: the days this build replaced
+    for table in REGISTRY.build_order():
+        spec = REGISTRY[table]
+        upstream = [changed[i] for i in spec.inputs if i in changed]
+        keys = None if None in upstream else sorted({k for u in upstream for k in u or []})
+        if spec.time_column is None:
+            decided = build_whole(config, plan, table)
+            reports.append(decided.report)
+            changed[table] = (
+                None if keys is None or decided.changed is None else sorted({*keys, *decided.changed})
+            )
+            continue
+        also = sorted({d for i in spec.inputs for d in recomputed.get(i, [])})
+        work = dirty_days(config, plan, table, keys, also, workers)
+        reports.append(build_table(config, plan, work))
+        recomputed[table] = work.days
+    return reports
 
 
 @flow(name="stedi-lakehouse", flow_run_name=run_name, log_prints=False, task_runner=local_runner())
@@ -83,28 +108,14 @@ def stedi_lakehouse(
     if WORKERS > 1 and landing_root.size() > WARM_LANDING_BYTES:
         prepare_worker.map(range(WORKERS))  # the workers import their libraries while the ingest runs
     with lakehouse_lock(config.lakehouse, config.storage_options, purpose="stedi build"):
-        steps: list[StepReport] = [
-            *customer_landing(config, run_id, full_refresh, drop_vanished),
-            *accelerometer_landing(config, run_id, full_refresh, drop_vanished),
-            *step_trainer_landing(config, run_id, full_refresh, drop_vanished),
-        ]
+        steps: list[StepReport] = []
+        for feed in REGISTRY.feeds:
+            steps += landing_feed(config, feed.name, run_id, full_refresh, drop_vanished)
         plan = plan_build(config, full_refresh)
         if plan.up_to_date:
             steps += describe_derived_tables(config)
         else:
-            trusted = customer_landing_to_trusted(config, plan)
-            accelerometer = dirty_days(config, plan, "accelerometer_trusted", trusted.changed, [], workers)
-            steps += [trusted.report, build_table(config, plan, accelerometer)]
-            curated = customer_trusted_to_curated(config, plan)
-            changed = (
-                None
-                if trusted.changed is None or curated.changed is None
-                else sorted({*trusted.changed, *curated.changed})
-            )
-            step = dirty_days(config, plan, "step_trainer_trusted", changed, [], workers)
-            steps += [curated.report, build_table(config, plan, step)]
-            ml = dirty_days(config, plan, "machine_learning_curated", [], days(accelerometer, step), workers)
-            steps.append(build_table(config, plan, ml))
+            steps += build_derived_tables(config, plan, workers)
     summary = RunSummary.of(config.policy.value, steps, rebuilt=not plan.up_to_date)
     create_markdown_artifact(
         summary.to_markdown(), key="stedi-run-report", description="STEDI lakehouse run report"

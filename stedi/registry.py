@@ -10,9 +10,11 @@ table catalogue are all computed from `TABLES`.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 import pyarrow as pa
 
@@ -69,9 +71,12 @@ class TableSpec:
     source_file: str | None = None  # column naming the landing file a row came from
     layout: Layout = field(default_factory=Layout)
     inputs: tuple[str, ...] = ()  # tables this one is built from
-    suite: str | None = None  # name of its Great Expectations suite in expectations/
+    suite: str | None = None  # its Great Expectations suite: a name in expectations/ or a .json path
     feed: Feed | None = None  # landing tables: the feed they ingest
     time_column: str | None = None  # reading tables: the epoch-ms time rows are partitioned by
+    # Derived tables: "module:function" computing the table (pure rule plus its audit). Reading
+    # tables (with a time column) are built a day at a time, the others whole.
+    rule: str | None = None
 
     @property
     def stats_columns(self) -> tuple[str, ...]:
@@ -151,6 +156,7 @@ SPECS: tuple[TableSpec, ...] = (
         subject=("email", Subject.EMAIL),
         inputs=("customer_landing", "quarantine"),
         suite="customer_trusted",
+        rule="tasks.customers:customer_trusted_rule",
     ),
     TableSpec(
         name="accelerometer_trusted",
@@ -162,6 +168,7 @@ SPECS: tuple[TableSpec, ...] = (
         layout=Layout(cluster_by=("timestamp",)),
         inputs=("accelerometer_landing", "customer_trusted"),
         suite="accelerometer_trusted",
+        rule="tasks.days:accelerometer_trusted_day",
         time_column="timestamp",
     ),
     TableSpec(
@@ -174,6 +181,7 @@ SPECS: tuple[TableSpec, ...] = (
         subject=("email", Subject.EMAIL),
         inputs=("customer_trusted", "accelerometer_trusted"),
         suite="customer_curated",
+        rule="tasks.customers:customer_curated_rule",
     ),
     TableSpec(
         name="step_trainer_trusted",
@@ -185,6 +193,7 @@ SPECS: tuple[TableSpec, ...] = (
         layout=Layout(cluster_by=("sensorReadingTime",)),
         inputs=("step_trainer_landing", "customer_landing", "customer_curated"),
         suite="step_trainer_trusted",
+        rule="tasks.days:step_trainer_trusted_day",
         time_column="sensorReadingTime",
     ),
     TableSpec(
@@ -197,6 +206,7 @@ SPECS: tuple[TableSpec, ...] = (
         layout=Layout(cluster_by=("sensorReadingTime",)),
         inputs=("step_trainer_trusted", "accelerometer_trusted", "customer_curated"),
         suite="machine_learning_curated",
+        rule="tasks.days:machine_learning_curated_day",
         time_column="sensorReadingTime",
     ),
     TableSpec(
@@ -234,7 +244,31 @@ class Registry:
             if spec.name in self.specs:
                 raise ValueError(f"table {spec.name} is declared twice")
             self.specs[spec.name] = spec
+        self.check()
+
+    def register(self, *specs: TableSpec) -> None:
+        """Add tables (a new feed and what is built from it); refused if they break the registry."""
+        before = dict(self.specs)
+        for spec in specs:
+            if spec.name in self.specs:
+                raise ValueError(f"table {spec.name} is declared twice")
+            self.specs[spec.name] = spec
+        try:
+            self.check()
+        except ValueError:
+            self.specs = before
+            raise
+
+    def unregister(self, *names: str) -> None:
+        for name in names:
+            self.specs.pop(name, None)
+        self.check()
+
+    def check(self) -> None:
+        """Every input declared, no cycle, every derived table with a rule and a time-aware input."""
         for spec in self.specs.values():
+            if spec.derived and spec.rule is None:
+                raise ValueError(f"{spec.name} is derived but names no rule")
             missing = [i for i in spec.inputs if i not in self.specs]
             if missing:
                 raise ValueError(f"{spec.name} is built from undeclared tables: {', '.join(missing)}")
@@ -307,6 +341,12 @@ class Registry:
 
 
 REGISTRY = Registry(SPECS)
+
+
+def resolve(reference: str) -> Any:
+    """The object a "module:attribute" reference names (rules are imported only where they run)."""
+    module, _, attribute = reference.partition(":")
+    return getattr(importlib.import_module(module), attribute)
 
 
 def zones(registry: Registry = REGISTRY) -> Mapping[str, str]:

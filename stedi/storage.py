@@ -49,6 +49,11 @@ class Lake:
         """The storage options now (refreshed credentials included), for deltalake."""
         return dict(self.storage_options)
 
+    @property
+    def local(self) -> bool:
+        """On a local filesystem: scans may use threads (see `scan`)."""
+        return is_local(self.root)
+
     def exists(self, table: str) -> bool:
         return bool(DeltaTable.is_deltatable(self.uri(table), storage_options=self.options))
 

@@ -6,6 +6,7 @@ makes days of readings dirty: the keys returned here go to `dirty_days`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -16,7 +17,9 @@ from stedi.audit import audit_customer_curated, audit_customer_trusted
 from stedi.build import BUILD, BuildRecord, commit_metadata
 from stedi.config import RunConfig
 from stedi.policy import Policy
+from stedi.registry import REGISTRY, resolve
 from stedi.report import StepReport
+from stedi.rules import RuleResult
 from stedi.rules.customers import customer_curated, customer_trusted
 from stedi.schemas import ACCELEROMETER, CUSTOMER
 from stedi.storage import Lake
@@ -72,18 +75,13 @@ def _changed(old: pa.Table | None, new: pa.Table, policy: Policy, extra: set[str
     return sorted(k for k in keys if k is not None)
 
 
-@task(name="customer_landing_to_trusted", **TASK_OPTIONS)
-def customer_landing_to_trusted(config: RunConfig, plan: BuildPlan) -> Decided:
-    """customer_landing -> customer_trusted: customers who consented to research."""
-    lake = Lake.of(config)
-    before = _at_build(lake, "customer_trusted", plan.previous)
+WholeRule = Callable[[Lake, RunConfig], tuple[RuleResult, pa.Table]]
+
+
+def customer_trusted_rule(lake: Lake, config: RunConfig) -> tuple[RuleResult, pa.Table]:
+    """customer_landing -> customer_trusted: customers who consented to research (rule, then audit)."""
     result = customer_trusted(lake.read("customer_landing", CUSTOMER.schema.names), config.policy)
-    audit = audit_customer_trusted(result.table, config.policy)
-    report = publish(
-        lake, "customer_trusted", result.table, audit, config.policy, result.counts,
-        metadata=commit_metadata(plan.record, result.counts),
-    )  # fmt: skip
-    return Decided(report, _changed(before, result.table, config.policy, _record_keys(lake, plan)))
+    return result, audit_customer_trusted(result.table, config.policy)
 
 
 def distinct_users(lake: Lake) -> pa.Table:
@@ -93,16 +91,24 @@ def distinct_users(lake: Lake) -> pa.Table:
     return pa.table({"user": users}, schema=pa.schema([ACCELEROMETER.schema.field("user")]))
 
 
-@task(name="customer_trusted_to_curated", **TASK_OPTIONS)
-def customer_trusted_to_curated(config: RunConfig, plan: BuildPlan) -> Decided:
+def customer_curated_rule(lake: Lake, config: RunConfig) -> tuple[RuleResult, pa.Table]:
     """customer_trusted -> customer_curated: consenting customers with accelerometer data, one row each."""
-    lake = Lake.of(config)
-    before = _at_build(lake, "customer_curated", plan.previous)
     readings = distinct_users(lake)
     result = customer_curated(lake.read("customer_trusted"), readings, config.policy)
-    audit = audit_customer_curated(result.table, readings, config.policy)
+    return result, audit_customer_curated(result.table, readings, config.policy)
+
+
+@task(name="build_whole", task_run_name="{table}", **TASK_OPTIONS)
+def build_whole(config: RunConfig, plan: BuildPlan, table: str) -> Decided:
+    """Recompute a small derived table whole, validate and publish it, and say whose rows changed."""
+    lake = Lake.of(config)
+    before = _at_build(lake, table, plan.previous)
+    rule: WholeRule = resolve(str(REGISTRY[table].rule))
+    result, audit = rule(lake, config)
     report = publish(
-        lake, "customer_curated", result.table, audit, config.policy, result.counts,
+        lake, table, result.table, audit, config.policy, result.counts,
         metadata=commit_metadata(plan.record, result.counts),
     )  # fmt: skip
-    return Decided(report, _changed(before, result.table, config.policy, set()))
+    # New or changed customer records change device ownership even where no trusted row moves.
+    records = _record_keys(lake, plan) if "customer_landing" in REGISTRY[table].inputs else set()
+    return Decided(report, _changed(before, result.table, config.policy, records))

@@ -12,9 +12,11 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any, TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as pads
 from prefect import get_run_logger, task
 
 from stedi.audit import audit_accelerometer_trusted, audit_step_trainer_trusted
@@ -32,15 +34,17 @@ from stedi.build import (
 )
 from stedi.config import RunConfig, subject_salt
 from stedi.policy import Policy
-from stedi.registry import REGISTRY
+from stedi.registry import REGISTRY, resolve
 from stedi.report import StepReport
 from stedi.rules import RuleResult
 from stedi.rules.curated import machine_learning_curated
 from stedi.rules.readings import accelerometer_trusted, device_owners, step_trainer_trusted
-from stedi.schemas import ACCELEROMETER, CUSTOMER, DAY, MS_PER_DAY, STEP_TRAINER
+from stedi.schemas import ACCELEROMETER, DAY, MS_PER_DAY, STEP_TRAINER
 from stedi.storage import Lake, PartFile
 from stedi.validation import Outcome, ValidationReport, validate
 from tasks.options import TASK_OPTIONS
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -71,73 +75,81 @@ class UnitResult:
 
 @dataclass(frozen=True)
 class Inputs:
-    """The small, whole inputs of a unit (customer tables), read once per unit."""
+    """What a unit reads: days of its reading inputs and, whole, its small inputs (customer tables)."""
 
+    config: RunConfig
     lake: Lake
     unit: DayUnit
-    policy: Policy
     tables: dict[str, pa.Table]
+    datasets: dict[str, pads.Dataset] = field(default_factory=dict)  # one log replay per table
+    cache: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def policy(self) -> Policy:
+        return self.config.policy
 
     def day(self, table: str, day: date, columns: list[str]) -> pa.Table:
         """One day of a reading table, at the unit's version of it."""
         spec = REGISTRY[table]
-        version = self.unit.versions.get(table)
+        if table not in self.datasets:
+            self.datasets[table] = self.lake.dataset(table, self.unit.versions.get(table))
         if spec.feed is not None:  # landing: partitioned by day
             where = pc.field(DAY) == pa.scalar(day, pa.date32())
         else:  # derived: one file per day, found by the statistics of the time column
             start = (day - date(1970, 1, 1)).days * MS_PER_DAY
             time = pc.field(str(spec.time_column))
             where = (time >= start) & (time < start + MS_PER_DAY)
-        return self.lake.scan(table, columns, filter=where, version=version)
+        return self.datasets[table].to_table(columns=columns, filter=where, use_threads=self.lake.local)
+
+    def once(self, name: str, compute: Callable[[], T]) -> T:
+        """A value computed once per unit (device owners, the salt), not once per day."""
+        if name not in self.cache:
+            self.cache[name] = compute()
+        value: T = self.cache[name]
+        return value
 
 
-Rule = Callable[[Inputs, date], tuple[RuleResult, pa.Table]]
+DayRule = Callable[[Inputs, date], tuple[RuleResult, pa.Table]]
 
 
-def _accelerometer_trusted(inputs: Inputs, day: date) -> tuple[RuleResult, pa.Table]:
+def accelerometer_trusted_day(inputs: Inputs, day: date) -> tuple[RuleResult, pa.Table]:
+    """accelerometer_landing -> accelerometer_trusted for one day (rule, then its audit)."""
     readings = inputs.day("accelerometer_landing", day, ACCELEROMETER.schema.names)
     trusted = inputs.tables["customer_trusted"]
     result = accelerometer_trusted(readings, trusted, inputs.policy)
     return result, audit_accelerometer_trusted(result.table, trusted, inputs.policy)
 
 
-def _step_trainer_trusted(inputs: Inputs, day: date) -> tuple[RuleResult, pa.Table]:
+def step_trainer_trusted_day(inputs: Inputs, day: date) -> tuple[RuleResult, pa.Table]:
+    """step_trainer_landing -> step_trainer_trusted for one day (rule, then its audit)."""
     steps = inputs.day("step_trainer_landing", day, STEP_TRAINER.schema.names)
     customers, curated = inputs.tables["customer_landing"], inputs.tables["customer_curated"]
-    owners = inputs.tables.get("_owners")
-    ownership = None if owners is None else (owners, inputs.tables["_shared"].column(0).combine_chunks())
+    ownership = None
+    if inputs.policy is Policy.STRICT:
+        ownership = inputs.once("owners", lambda: device_owners(customers))  # sorts every customer record
     result = step_trainer_trusted(steps, customers, curated, inputs.policy, ownership)
     return result, audit_step_trainer_trusted(result.table, curated, inputs.policy)
 
 
-def _machine_learning_curated(inputs: Inputs, day: date) -> tuple[RuleResult, pa.Table]:
+def machine_learning_curated_day(inputs: Inputs, day: date) -> tuple[RuleResult, pa.Table]:
+    """step_trainer_trusted + accelerometer_trusted -> machine_learning_curated for one day."""
     steps = inputs.day("step_trainer_trusted", day, STEP_TRAINER.schema.names)
     readings = inputs.day("accelerometer_trusted", day, ACCELEROMETER.schema.names)
-    salt = inputs.tables["_salt"].column(0)[0].as_py()
+    salt = inputs.once("salt", lambda: subject_salt(inputs.config.lakehouse).value)
     result = machine_learning_curated(steps, readings, inputs.tables["customer_curated"], inputs.policy, salt)
     return result, result.table
 
 
-RULES: dict[str, Rule] = {
-    "accelerometer_trusted": _accelerometer_trusted,
-    "step_trainer_trusted": _step_trainer_trusted,
-    "machine_learning_curated": _machine_learning_curated,
-}
-WHOLE_INPUTS = {"customer_landing": CUSTOMER.schema.names, "customer_trusted": None, "customer_curated": None}
-
-
 def _inputs(config: RunConfig, unit: DayUnit) -> Inputs:
+    """The unit's whole inputs (tables without a time column, such as the customer tables) read now."""
     lake = Lake.of(config)
     tables: dict[str, pa.Table] = {}
     for name in REGISTRY[unit.table].inputs:
-        if name in WHOLE_INPUTS:
-            tables[name] = lake.read(name, WHOLE_INPUTS[name], version=unit.versions.get(name))
-    if unit.table == "step_trainer_trusted" and config.policy is Policy.STRICT:
-        owners, shared = device_owners(tables["customer_landing"])  # once per unit, not per day
-        tables["_owners"], tables["_shared"] = owners, pa.table({"serialNumber": shared})
-    if unit.table == "machine_learning_curated":
-        tables["_salt"] = pa.table({"salt": pa.array([subject_salt(config.lakehouse).value], pa.binary())})
-    return Inputs(lake, unit, config.policy, tables)
+        spec = REGISTRY[name]
+        if spec.time_column is None:
+            columns = spec.feed.schema.names if spec.feed is not None else None  # no lineage columns
+            tables[name] = lake.read(name, columns, version=unit.versions.get(name))
+    return Inputs(config, lake, unit, tables)
 
 
 @task(name="prepare_worker", **TASK_OPTIONS)
@@ -153,7 +165,7 @@ def prepare_worker(index: int) -> int:
 def build_days(config: RunConfig, unit: DayUnit) -> UnitResult:
     """Compute, audit and validate a unit of days of one table; write one Parquet file per day."""
     inputs = _inputs(config, unit)
-    rule = RULES[unit.table]
+    rule: DayRule = resolve(str(REGISTRY[unit.table].rule))
     kept: list[tuple[date, pa.Table]] = []
     audits: list[pa.Table] = []
     day_counts: dict[str, dict[str, int]] = {}

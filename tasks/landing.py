@@ -28,8 +28,9 @@ from stedi.ingest.parse import parse_file
 from stedi.ingest.seen import SeenIds
 from stedi.ingest.stream import Tally, group_files, landing_groups
 from stedi.privacy.tombstones import Tombstones, drop_erased, drop_erased_lines, read_tombstones
+from stedi.registry import REGISTRY
 from stedi.report import StepReport
-from stedi.schemas import ACCELEROMETER, CUSTOMER, QUARANTINE_SCHEMA, STEP_TRAINER, Feed
+from stedi.schemas import QUARANTINE_SCHEMA, Feed
 from stedi.storage import Lake, Landing, LandingFile, sql_in
 from tasks.options import TASK_OPTIONS
 from tasks.publish import publish, publish_stream
@@ -244,25 +245,10 @@ def _with_total(lake: Lake, report: StepReport) -> StepReport:
     return dataclasses.replace(report, rows=lake.count(report.table))
 
 
-@task(name="customer_landing", **TASK_OPTIONS)
-def customer_landing(
-    config: RunConfig, run_id: str, full_refresh: bool = False, drop_vanished: bool = False
+@task(name="landing", task_run_name="{feed}_landing", **TASK_OPTIONS)
+def landing_feed(
+    config: RunConfig, feed: str, run_id: str, full_refresh: bool = False, drop_vanished: bool = False
 ) -> list[StepReport]:
-    """Ingest `customer/landing/*.json` into landing/customer_landing."""
-    return ingest_feed(config, CUSTOMER, run_id, full_refresh, drop_vanished)
-
-
-@task(name="accelerometer_landing", **TASK_OPTIONS)
-def accelerometer_landing(
-    config: RunConfig, run_id: str, full_refresh: bool = False, drop_vanished: bool = False
-) -> list[StepReport]:
-    """Ingest `accelerometer/landing/*.json` into landing/accelerometer_landing."""
-    return ingest_feed(config, ACCELEROMETER, run_id, full_refresh, drop_vanished)
-
-
-@task(name="step_trainer_landing", **TASK_OPTIONS)
-def step_trainer_landing(
-    config: RunConfig, run_id: str, full_refresh: bool = False, drop_vanished: bool = False
-) -> list[StepReport]:
-    """Ingest `step_trainer/landing/*.json` into landing/step_trainer_landing."""
-    return ingest_feed(config, STEP_TRAINER, run_id, full_refresh, drop_vanished)
+    """Ingest `<feed>/landing/*.json` into landing/<feed>_landing (and its bad lines into quarantine)."""
+    spec = next(f for f in REGISTRY.feeds if f.name == feed)
+    return ingest_feed(config, spec, run_id, full_refresh, drop_vanished)

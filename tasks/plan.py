@@ -13,7 +13,7 @@ from stedi.build import BuildRecord, close_over_files, days_from_ms, work_units
 from stedi.config import RunConfig
 from stedi.freshness import current_record, last_build
 from stedi.policy import Policy
-from stedi.registry import REGISTRY
+from stedi.registry import REGISTRY, Subject
 from stedi.rules.keys import normalise_email
 from stedi.schemas import DAY
 from stedi.storage import Lake
@@ -169,6 +169,19 @@ def serials_of(lake: Lake, keys: pa.Array, policy: Policy) -> pa.Array:
     return pc.unique(pc.utf8_lower(pc.utf8_trim_whitespace(serials)).combine_chunks())
 
 
+def days_of_customers(lake: Lake, table: str, keys: pa.Array, policy: Policy) -> set[date]:
+    """Days of `table`'s landing input holding readings of these customers (by email or device)."""
+    landing = [i for i in REGISTRY[table].inputs if i in READING_SOURCES]
+    if not len(keys) or not landing or REGISTRY[landing[0]].subject is None:
+        return set()
+    column, kind = REGISTRY[landing[0]].subject or ("", Subject.TEXT)
+    if kind is Subject.EMAIL:
+        return days_with_keys(lake, landing[0], column, keys, policy is Policy.STRICT)
+    if kind is Subject.SERIAL:
+        return days_with_keys(lake, landing[0], column, serials_of(lake, keys, policy), True)
+    return set()
+
+
 @task(name="dirty_days", task_run_name="dirty-days-{table}", **TASK_OPTIONS)
 def dirty_days(
     config: RunConfig,
@@ -194,13 +207,7 @@ def dirty_days(
         days = set(also or [])
         for source in sources:
             days |= set(plan.landing_days.get(source, []))
-        wanted = pa.array(keys or [], pa.string())
-        if len(wanted) and table == "accelerometer_trusted":
-            strict = config.policy is Policy.STRICT
-            days |= days_with_keys(lake, "accelerometer_landing", "user", wanted, strict)
-        elif len(wanted) and table == "step_trainer_trusted":
-            serials = serials_of(lake, wanted, config.policy)
-            days |= days_with_keys(lake, "step_trainer_landing", "serialNumber", serials, True)
+        days |= days_of_customers(lake, table, pa.array(keys or [], pa.string()), config.policy)
     removed: set[str] = set()
     if lake.exists(table):
         ranges = lake.file_ranges(table, str(spec.time_column))
