@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -55,7 +56,11 @@ class Feed:
 
     def canonical_key(self, key: str) -> str | None:
         """Map a JSON key to its field name, ignoring case (older data used `timeStamp`)."""
-        return _KEY_INDEX[self.name].get(key.strip().lower())
+        return self._key_index.get(key.strip().lower())
+
+    @cached_property
+    def _key_index(self) -> dict[str, str]:
+        return {n.lower(): n for n in self.schema.names}
 
 
 CUSTOMER = Feed(
@@ -116,7 +121,6 @@ def days_of(times: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
 
 
 FEEDS_BY_NAME = {f.name: f for f in FEEDS}
-_KEY_INDEX = {f.name: {n.lower(): n for n in f.schema.names} for f in FEEDS}
 
 QUARANTINE_SCHEMA = pa.schema(
     [
