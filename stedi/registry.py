@@ -204,7 +204,7 @@ SPECS: tuple[TableSpec, ...] = (
         personal=("subject_id",),
         subject=("subject_id", Subject.SUBJECT_ID),
         layout=Layout(cluster_by=("sensorReadingTime",)),
-        inputs=("step_trainer_trusted", "accelerometer_trusted", "customer_curated"),
+        inputs=("step_trainer_trusted", "accelerometer_trusted", "customer_landing", "customer_curated"),
         suite="machine_learning_curated",
         rule="tasks.days:machine_learning_curated_day",
         time_column="sensorReadingTime",

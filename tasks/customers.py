@@ -21,8 +21,9 @@ from stedi.registry import REGISTRY, resolve
 from stedi.report import StepReport
 from stedi.rules import RuleResult
 from stedi.rules.customers import customer_curated, customer_trusted
-from stedi.schemas import ACCELEROMETER, CUSTOMER
+from stedi.schemas import ACCELEROMETER
 from stedi.storage import Lake
+from tasks.customer_inputs import customer_quarantine, customer_records
 from tasks.options import TASK_OPTIONS
 from tasks.plan import BuildPlan, changed_keys, key_column
 from tasks.publish import publish
@@ -80,7 +81,7 @@ WholeRule = Callable[[Lake, RunConfig], tuple[RuleResult, pa.Table]]
 
 def customer_trusted_rule(lake: Lake, config: RunConfig) -> tuple[RuleResult, pa.Table]:
     """customer_landing -> customer_trusted: customers who consented to research (rule, then audit)."""
-    result = customer_trusted(lake.read("customer_landing", CUSTOMER.schema.names), config.policy)
+    result = customer_trusted(customer_records(lake), config.policy, customer_quarantine(lake))
     return result, audit_customer_trusted(result.table, config.policy)
 
 

@@ -136,7 +136,9 @@ def machine_learning_curated_day(inputs: Inputs, day: date) -> tuple[RuleResult,
     steps = inputs.day("step_trainer_trusted", day, STEP_TRAINER.schema.names)
     readings = inputs.day("accelerometer_trusted", day, ACCELEROMETER.schema.names)
     salt = inputs.once("salt", lambda: subject_salt(inputs.config.lakehouse).value)
-    result = machine_learning_curated(steps, readings, inputs.tables["customer_curated"], inputs.policy, salt)
+    customers, curated = inputs.tables["customer_landing"], inputs.tables["customer_curated"]
+    ownership = inputs.once("owners", lambda: device_owners(customers))  # who owned a device when
+    result = machine_learning_curated(steps, readings, curated, inputs.policy, salt, ownership)
     return result, result.table
 
 
