@@ -16,6 +16,7 @@ from prefect import task
 from stedi.audit import audit_customer_curated, audit_customer_trusted
 from stedi.build import BUILD, BuildRecord, commit_metadata
 from stedi.config import RunConfig
+from stedi.customer_inputs import customer_quarantine, customer_records
 from stedi.policy import Policy
 from stedi.registry import REGISTRY, resolve
 from stedi.report import StepReport
@@ -23,7 +24,6 @@ from stedi.rules import RuleResult
 from stedi.rules.customers import customer_curated, customer_trusted
 from stedi.schemas import ACCELEROMETER
 from stedi.storage import Lake
-from tasks.customer_inputs import customer_quarantine, customer_records
 from tasks.options import TASK_OPTIONS
 from tasks.plan import BuildPlan, changed_keys, key_column
 from tasks.publish import publish
