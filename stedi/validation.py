@@ -191,23 +191,27 @@ def _batch_definition() -> Any:
     return asset.add_batch_definition_whole_dataframe("whole")
 
 
-_context_lock = threading.Lock()  # GX contexts are not safe to build from two threads at once
+# GX is not safe from two threads at once: building contexts, and validating in two contexts at the
+# same time (a thread pool of units gave one unit's frame another's results). Validation holds the
+# GIL anyway, so threads validate one after the other; processes and Dask workers run in parallel.
+_context_lock = threading.Lock()
 
 
 def run_part(part: Part) -> list[PartResult]:
     """Run one part's expectations with GX; pure of Prefect, so it runs on any worker."""
     from great_expectations.core import ExpectationSuite
 
-    with _context_lock:
-        definition = _batch_definition()
     # Each expectation carries its place in the suite, so results map back whatever order GX uses.
     tagged = [
         {**e, "meta": {**e.get("meta", {}), "stedi_index": i}}
         for i, e in zip(part.index, part.expectations, strict=True)
     ]
-    suite = ExpectationSuite(name=part.name, expectations=tagged)
-    batch = definition.get_batch(batch_parameters={"dataframe": part.frame.to_pandas()})
-    result = batch.validate(suite, result_format=RESULT_FORMAT)
+    frame = part.frame.to_pandas()
+    with _context_lock:
+        definition = _batch_definition()
+        suite = ExpectationSuite(name=part.name, expectations=tagged)
+        batch = definition.get_batch(batch_parameters={"dataframe": frame})
+        result = batch.validate(suite, result_format=RESULT_FORMAT)
     out = []
     for r in result.results:
         res = r.result or {}
