@@ -100,3 +100,36 @@ def test_outcomes_hold_counts_not_values() -> None:
         "accelerometer_trusted", audit_accelerometer_trusted(forged, TRUSTED, Policy.STRICT), Policy.STRICT
     )
     assert "stranger" not in repr(report)
+
+
+def test_units_validated_in_threads_at_once_keep_their_own_results() -> None:
+    """A thread pool of units validates at the same time: each frame gets its own counts."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def frame(bad: int) -> pa.Table:
+        rows = 2_000
+        timestamps = list(range(1_655_000_000_000, 1_655_000_000_000 + rows))
+        consent = [t + 1 if i < bad else t for i, t in enumerate(timestamps)]  # `bad` readings before consent
+        return pa.table(
+            {
+                "user": ["a@example.test"] * rows,
+                "timestamp": timestamps,
+                "x": [0.0] * rows,
+                "y": [0.0] * rows,
+                "z": [0.0] * rows,
+                "_consent_at": consent,
+            }
+        )
+
+    frames = [frame(bad) for bad in (0, 7, 0, 11, 0, 3)]
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        reports = list(pool.map(lambda f: validate("accelerometer_trusted", f, Policy.STRICT), frames))
+    pairs = [
+        next(
+            o.unexpected
+            for o in r.outcomes
+            if o.expectation == "expect_column_pair_values_a_to_be_greater_than_b"
+        )
+        for r in reports
+    ]
+    assert pairs == [0, 7, 0, 11, 0, 3]
