@@ -9,10 +9,11 @@ from typing import Any
 
 from prefect import flow, get_run_logger, unmapped
 from prefect.artifacts import create_markdown_artifact
+from prefect.futures import as_completed
 from prefect.runtime import flow_run
 from prefect.task_runners import ProcessPoolTaskRunner
 
-from stedi import validation_pool
+from stedi import progress, validation_pool
 from stedi.aws import describe, storage_options
 from stedi.config import RunConfig
 from stedi.lock import lakehouse_lock
@@ -46,11 +47,17 @@ def run_name() -> str:
 
 def build_table(config: RunConfig, plan: BuildPlan, work: DayWork) -> StepReport:
     """Run a table's units (on the task runner's workers when there are several) and commit them once."""
+    progress.advance(work.table)
+    results: list[UnitResult] = []
     if len(work.units) > 1:
-        results: list[UnitResult] = build_days.map(unmapped(config), work.units).result()
+        for future in as_completed(build_days.map(unmapped(config), work.units)):
+            results.append(future.result())
+            progress.advance(work.table, results[-1].rows)
     else:
         results = [build_days(config, u) for u in work.units]
-    return commit_table(config, work.table, plan.record, plan.full, work.days, work.removed, results)
+    report = commit_table(config, work.table, plan.record, plan.full, work.days, work.removed, results)
+    progress.finish(work.table)
+    return report
 
 
 def build_derived_tables(config: RunConfig, plan: BuildPlan, workers: int) -> list[StepReport]:

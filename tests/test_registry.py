@@ -66,12 +66,14 @@ def test_build_order_puts_every_table_after_its_inputs() -> None:
 
 def test_a_cycle_or_an_undeclared_input_is_refused() -> None:
     schema = pa.schema([("a", pa.int64())])
-    a = TableSpec("a", Zone.TRUSTED, schema, "a", inputs=("b",))
-    b = TableSpec("b", Zone.TRUSTED, schema, "b", inputs=("a",))
+    a = TableSpec("a", Zone.TRUSTED, schema, "a", inputs=("b",), rule="m:f")
+    b = TableSpec("b", Zone.TRUSTED, schema, "b", inputs=("a",), rule="m:f")
     with pytest.raises(ValueError, match="cycle"):
         Registry([a, b])
     with pytest.raises(ValueError, match="undeclared"):
         Registry([a])
+    with pytest.raises(ValueError, match="names no rule"):
+        Registry([TableSpec("c", Zone.TRUSTED, schema, "c")])
 
 
 def test_an_unknown_table_names_the_known_ones() -> None:
