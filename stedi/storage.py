@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -168,29 +168,19 @@ class Lake:
         checkpoint(f"before_commit:{table}")
         if partition_by is None:
             partition_by = list(spec.layout.partition_by) or None
+        # Only an append may evolve the schema; only an overwrite replaces rows matching a predicate.
+        extra: dict[str, Any] = {"schema_mode": schema_mode} if mode == "append" else {"predicate": predicate}
         try:
-            if mode == "append":
-                write_deltalake(
-                    uri,
-                    data,
-                    mode="append",
-                    schema_mode=schema_mode,
-                    partition_by=partition_by,
-                    configuration=properties or None,
-                    storage_options=self.options,
-                    commit_properties=commit,
-                )
-            else:
-                write_deltalake(
-                    uri,
-                    data,
-                    mode="overwrite",
-                    predicate=predicate,
-                    partition_by=partition_by,
-                    configuration=properties or None,
-                    storage_options=self.options,
-                    commit_properties=commit,
-                )
+            write_deltalake(
+                uri,
+                data,
+                mode=mode,
+                partition_by=partition_by,
+                configuration=properties or None,
+                storage_options=self.options,
+                commit_properties=commit,
+                **extra,
+            )
         except SchemaMismatchError as exc:
             raise SchemaConflictError(
                 f"table {table} at {uri} has a schema this pipeline cannot write ({exc}); "
