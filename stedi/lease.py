@@ -144,6 +144,7 @@ def lakehouse_lease(
     try:
         yield record
     finally:
+        log.info("lakehouse lease of %s released by %s", lakehouse, record.owner)  # logged first: then freed
         backend.release()
     if backend.lost:
         raise LeaseLostError(

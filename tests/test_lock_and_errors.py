@@ -24,6 +24,7 @@ from stedi.lock import LakehouseBusyError, lakehouse_lock
 from stedi.policy import Policy
 from stedi.storage import Lake
 from tests.conftest import REPO
+from tests.leases import most_holders_at_once
 
 
 def test_second_holder_waits_then_gives_a_clear_message(tmp_path: Path) -> None:
@@ -69,25 +70,9 @@ def test_a_waiting_writer_logs_who_holds_the_lakehouse(
 
 
 def test_writers_never_overlap(tmp_path: Path) -> None:
-    inside, most = [0], [0]
-    guard = threading.Lock()
-
-    def writer() -> None:
-        for _ in range(5):
-            with lakehouse_lock(str(tmp_path), wait_seconds=30, poll=0.01):
-                with guard:
-                    inside[0] += 1
-                    most[0] = max(most[0], inside[0])
-                time.sleep(0.01)
-                with guard:
-                    inside[0] -= 1
-
-    threads = [threading.Thread(target=writer) for _ in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert most[0] == 1
+    assert (
+        most_holders_at_once(lambda: lakehouse_lock(str(tmp_path), wait_seconds=30, poll=0.01), rounds=5) == 1
+    )
 
 
 @contextmanager

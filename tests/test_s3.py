@@ -19,6 +19,7 @@ from stedi.aws import describe, options_from_credentials, storage_options
 from stedi.generate import GeneratorSpec, generate
 from stedi.registry import REGISTRY
 from stedi.storage import Lake
+from tests.leases import most_holders_at_once
 from tests.s3_server import BUCKET, KEY, SECRET, moto_server, s3_client, upload
 
 pytestmark = pytest.mark.integration
@@ -232,27 +233,7 @@ def test_s3_lease_of_a_killed_holder_is_taken_over_after_its_ttl(
 
 
 def test_s3_lease_writers_never_overlap(endpoint: str) -> None:
-    import threading
-
     from stedi.lease import lakehouse_lease
 
     lake, options = f"s3://{BUCKET}/overlap", lease_options(endpoint)
-    inside, most = [0], [0]
-    guard = threading.Lock()
-
-    def writer() -> None:
-        for _ in range(3):
-            with lakehouse_lease(lake, options, wait_seconds=60, poll=0.05):
-                with guard:
-                    inside[0] += 1
-                    most[0] = max(most[0], inside[0])
-                time.sleep(0.05)
-                with guard:
-                    inside[0] -= 1
-
-    threads = [threading.Thread(target=writer) for _ in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert most[0] == 1
+    assert most_holders_at_once(lambda: lakehouse_lease(lake, options, wait_seconds=60, poll=0.05)) == 1

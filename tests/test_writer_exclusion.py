@@ -5,6 +5,7 @@ Writers run as the operator runs them: `stedi` subprocesses against a real Prefe
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -68,6 +69,18 @@ class Server:
     def stedi(self, log: Path, *args: str) -> subprocess.Popen[bytes]:
         """A `stedi` command against this server, its output in `log`."""
         return start([str(BIN / "stedi"), *args], self.env, log, REPO)
+
+    def python(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """`python ARGS` against this server, to completion."""
+        return subprocess.run(
+            [sys.executable, *args],
+            env=self.env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
 
     def limit(self) -> dict[str, object] | None:
         response = self.api.get(f"/v2/concurrency_limits/{WRITER_LIMIT}")
@@ -139,6 +152,15 @@ def lease_owner(lake: Path) -> str:
         return ""
 
 
+def held(output: str) -> tuple[str, str]:
+    """When a writer's log says it took the lease and when it let go (HH:MM:SS.mmm, the same clock)."""
+    lines = output.splitlines()
+    taken = [line[:12] for line in lines if "lakehouse lease of" in line and " taken by " in line]
+    released = [line[:12] for line in lines if "lakehouse lease of" in line and " released by " in line]
+    assert len(taken) == len(released) == 1, output[-3000:]
+    return taken[0], released[0]
+
+
 def wait_for(process: subprocess.Popen[bytes], log: Path, timeout: float = 600) -> str:
     try:
         process.wait(timeout=timeout)
@@ -153,7 +175,7 @@ def test_erase_during_a_full_refresh_waits_and_leaves_no_trace_and_no_broken_tab
     if server.limit() is not None:  # this test is about the lease alone
         server.api.delete(f"/v2/concurrency_limits/{WRITER_LIMIT}").raise_for_status()
     base, landing, root = tmp_path / "base", tmp_path / "landing", tmp_path / "lake"
-    generate(base, GeneratorSpec(customers=2000, seed=11, files=4))
+    generate(base, GeneratorSpec(customers=3000, seed=11, files=4))
     shutil.copytree(base, landing)
     for i, subject in enumerate(SUBJECTS):
         add_subject_files(landing, subject, i)
@@ -203,8 +225,10 @@ def test_erase_during_a_full_refresh_waits_and_leaves_no_trace_and_no_broken_tab
     for (process, _), output in zip(erases, outputs, strict=True):
         assert process.returncode == 0, output[-3000:]
         assert "1 requested, 1 with data" in output, output[-3000:]
-        assert f"lakehouse {root} is held by stedi " in output  # each one waited for a holder, named
-    assert "is held by stedi build, flow run strict-landing-full-refresh" in outputs[0]
+    # The first erase arrived while the refresh held the lakehouse, and said whom it waited for.
+    assert f"lakehouse {root} is held by stedi build, flow run strict-landing-full-refresh" in outputs[0]
+    holds = sorted(held(output) for output in (refresh_output, *outputs))
+    assert all(earlier[1] <= later[0] for earlier, later in itertools.pairwise(holds)), holds  # one at a time
     for output in (*outputs, refresh_output):
         assert not [s for s in SUBJECTS for n in s.needles() if n.lower() in output.lower()]
 
@@ -226,15 +250,7 @@ def test_erase_during_a_full_refresh_waits_and_leaves_no_trace_and_no_broken_tab
 
 
 def test_flows_take_the_prefect_writer_limit_created_by_setup(server: Server, tmp_path: Path) -> None:
-    setup = subprocess.run(
-        [sys.executable, "-m", "deployments.setup"],
-        env=server.env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
+    setup = server.python("-m", "deployments.setup")
     assert setup.returncode == 0, setup.stdout + setup.stderr
     assert f"global concurrency limit {WRITER_LIMIT} ready" in setup.stdout
     limit = server.limit()
@@ -246,24 +262,21 @@ def test_flows_take_the_prefect_writer_limit_created_by_setup(server: Server, tm
         build = server.stedi(build_log, "run", "--landing", str(landing), "--lakehouse", str(root))
         try:
             deadline = time.monotonic() + 300
-            while (server.limit() or {}).get("active_slots") != 1:
+            while (server.limit() or {}).get("active_slots") != 1:  # the build holds the writer slot
                 assert build.poll() is None and time.monotonic() < deadline, tail(build_log)
                 time.sleep(0.1)
-            maintenance = subprocess.run(
-                [sys.executable, "-m", "flows.maintenance", "--lakehouse", str(root), "--wait", "2"],
-                env=server.env,
-                cwd=REPO,
-                capture_output=True,
-                text=True,
-                timeout=300,
-                check=False,
-            )
         finally:
             build_output = wait_for(build, build_log)
         assert build.returncode == 0, build_output[-3000:]
+        assert (server.limit() or {}).get("active_slots") == 0  # and gave it back
+
+        # A writer on another worker holds the slot (the lease is free): maintenance queues, then gives up.
+        from prefect.concurrency.sync import concurrency
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        with temporary_settings({PREFECT_API_URL: server.env["PREFECT_API_URL"]}), concurrency(WRITER_LIMIT):
+            maintenance = server.python("-m", "flows.maintenance", "--lakehouse", str(root), "--wait", "2")
         assert maintenance.returncode == 3, maintenance.stdout[-3000:] + maintenance.stderr[-3000:]
-        assert f"holds the Prefect concurrency limit {WRITER_LIMIT}" in maintenance.stderr
-        assert "is held by stedi build, flow run strict-landing" in maintenance.stdout + maintenance.stderr
-        assert (server.limit() or {}).get("active_slots") == 0
+        assert f"another writer holds the Prefect concurrency limit {WRITER_LIMIT}" in maintenance.stderr
     finally:
         server.api.delete(f"/v2/concurrency_limits/{WRITER_LIMIT}").raise_for_status()
