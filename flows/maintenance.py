@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from prefect import flow, get_run_logger, task
 
 from stedi.config import normalise_uri, quiet_prefect_env
-from stedi.lock import LakehouseBusyError, lakehouse_lock, waiting_at_most
+from stedi.lock import lakehouse_lock, waiting_at_most
 from stedi.maintenance import DEFAULT_RETENTION_HOURS, MaintenanceResult, maintain
 from stedi.registry import REGISTRY
 from stedi.storage import Lake
@@ -53,6 +53,7 @@ def stedi_maintenance(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from stedi.cli.exit_codes import exit_code
     from stedi.cli.wait import add_wait_option
     from stedi.errors import StediError
 
@@ -67,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             stedi_maintenance(normalise_uri(args.lakehouse), args.retention_hours)
     except StediError as exc:
         print(f"maintenance: {exc}", file=sys.stderr)
-        return 3 if isinstance(exc, LakehouseBusyError) else 1  # the CLI's exit code for "busy"
+        return int(exit_code(exc))  # the stedi CLI's codes: 3 when the lakehouse stays busy
     return 0
 
 

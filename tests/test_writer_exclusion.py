@@ -280,3 +280,26 @@ def test_flows_take_the_prefect_writer_limit_created_by_setup(server: Server, tm
         assert f"another writer holds the Prefect concurrency limit {WRITER_LIMIT}" in maintenance.stderr
     finally:
         server.api.delete(f"/v2/concurrency_limits/{WRITER_LIMIT}").raise_for_status()
+
+
+def test_wait_option_reaches_the_flows_and_busy_exits_3(server: Server, tmp_path: Path) -> None:
+    from stedi.lease import lakehouse_lease
+
+    landing, root = tmp_path / "landing", tmp_path / "lake"
+    generate(landing, GeneratorSpec(customers=10, seed=13, files=1))
+    commands = {
+        "run": ("run", "--landing", str(landing), "--lakehouse", str(root), "--wait", "1"),
+        "erase": ("erase", "--lakehouse", str(root), "--email", SUBJECTS[0].email, "--wait", "1"),
+    }
+    with lakehouse_lease(str(root), owner="a test holding the lakehouse"):
+        for name, args in commands.items():
+            log = tmp_path / f"{name}.log"
+            started = time.monotonic()
+            process = server.stedi(log, *args)
+            output = wait_for(process, log, timeout=300)
+            assert process.returncode == 3, output[-3000:]
+            assert "lakehouse" in output and "is busy: a test holding the lakehouse" in output, output[-3000:]
+            assert (
+                time.monotonic() - started < 120
+            )  # one second of waiting, not the flows' default ten minutes
+            assert SUBJECTS[0].email.lower() not in output.lower()
