@@ -49,22 +49,29 @@ def ml_times(lake: Lake) -> list[int]:
     return sorted(t for t in set(times.to_pylist()) if t in TIMES)
 
 
+def built(tmp_path: Path, policy: str) -> tuple[Path, Lake]:
+    """The landing root and the lakehouse built from it under `policy`."""
+    from flows.stedi_lakehouse import stedi_lakehouse
+
+    landing, root = tmp_path / "landing", tmp_path / "lake"
+    landing_with_a_reassigned_device(landing)
+    stedi_lakehouse(landing=str(landing), lakehouse=str(root), policy=policy)
+    return landing, Lake(str(root), {})
+
+
 def test_erasing_a_devices_first_owner_keeps_its_later_owners_readings(
     tmp_path: Path, prefect_harness: None
 ) -> None:
     from flows.erase_subjects import erase_subjects
     from flows.stedi_lakehouse import stedi_lakehouse
 
-    landing, root = tmp_path / "landing", tmp_path / "lake"
-    landing_with_a_reassigned_device(landing)
-    stedi_lakehouse(landing=str(landing), lakehouse=str(root), policy="strict")
-    lake = Lake(str(root), {})
+    landing, lake = built(tmp_path, "strict")
     assert device_times(lake, "step_trainer_trusted") == TIMES  # ann's until SWITCH, bob's after
-    erase_subjects(lakehouse=str(root), emails=[SecretStr(ANN.email)])
+    erase_subjects(lakehouse=lake.root, emails=[SecretStr(ANN.email)])
     assert device_times(lake, "step_trainer_landing") == TIMES[4:]
     assert device_times(lake, "step_trainer_trusted") == TIMES[4:]
     # Re-delivered landing files: the tombstone drops ann's readings of dev-d, not bob's.
-    stedi_lakehouse(landing=str(landing), lakehouse=str(root), policy="strict")
+    stedi_lakehouse(landing=str(landing), lakehouse=lake.root, policy="strict")
     assert device_times(lake, "step_trainer_landing") == TIMES[4:]
     assert device_times(lake, "step_trainer_trusted") == TIMES[4:]
     assert ml_times(lake) == TIMES[4:]
@@ -74,13 +81,9 @@ def test_udacity_erasure_removes_ml_rows_built_from_the_subjects_step_readings(
     tmp_path: Path, prefect_harness: None
 ) -> None:
     from flows.erase_subjects import erase_subjects
-    from flows.stedi_lakehouse import stedi_lakehouse
 
-    landing, root = tmp_path / "landing", tmp_path / "lake"
-    landing_with_a_reassigned_device(landing)
-    stedi_lakehouse(landing=str(landing), lakehouse=str(root), policy="udacity")
-    lake = Lake(str(root), {})
+    _, lake = built(tmp_path, "udacity")
     assert ml_times(lake) == TIMES  # dev-d's readings joined with ann's and bob's accelerometer rows
-    erase_subjects(lakehouse=str(root), emails=[SecretStr(ANN.email)])
+    erase_subjects(lakehouse=lake.root, emails=[SecretStr(ANN.email)])
     # Every ML row at a time of a dev-d reading is gone, bob's included (deleting by time over-deletes).
     assert ml_times(lake) == []
