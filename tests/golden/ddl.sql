@@ -36,7 +36,7 @@ CREATE EXTERNAL TABLE `stedi`.`customer_landing`
 LOCATION 's3://stedi-lake/prod/landing/customer_landing'
 TBLPROPERTIES ('table_type' = 'DELTA');
 
--- accelerometer_landing (landing zone): 9 columns, as Glue lists them
+-- accelerometer_landing (landing zone): 10 columns, as Glue lists them
 --   user          string
 --   timestamp     bigint
 --   x             double
@@ -46,11 +46,12 @@ TBLPROPERTIES ('table_type' = 'DELTA');
 --   _record_id    binary
 --   _source_file  string
 --   _ingested_at  timestamp
+--   _day          date
 CREATE EXTERNAL TABLE `stedi`.`accelerometer_landing`
 LOCATION 's3://stedi-lake/prod/landing/accelerometer_landing'
 TBLPROPERTIES ('table_type' = 'DELTA');
 
--- step_trainer_landing (landing zone): 7 columns, as Glue lists them
+-- step_trainer_landing (landing zone): 8 columns, as Glue lists them
 --   sensorReadingTime   bigint
 --   serialNumber        string
 --   distanceFromObject  bigint
@@ -58,6 +59,7 @@ TBLPROPERTIES ('table_type' = 'DELTA');
 --   _record_id          binary
 --   _source_file        string
 --   _ingested_at        timestamp
+--   _day                date
 CREATE EXTERNAL TABLE `stedi`.`step_trainer_landing`
 LOCATION 's3://stedi-lake/prod/landing/step_trainer_landing'
 TBLPROPERTIES ('table_type' = 'DELTA');
