@@ -24,6 +24,7 @@ from stedi.rules import RuleResult
 from stedi.rules.customers import customer_curated, customer_trusted
 from stedi.schemas import ACCELEROMETER
 from stedi.storage import Lake
+from tasks.audit_inputs import audit_facts
 from tasks.options import TASK_OPTIONS
 from tasks.plan import BuildPlan, changed_keys, key_column
 from tasks.publish import publish
@@ -82,7 +83,7 @@ WholeRule = Callable[[Lake, RunConfig], tuple[RuleResult, pa.Table]]
 def customer_trusted_rule(lake: Lake, config: RunConfig) -> tuple[RuleResult, pa.Table]:
     """customer_landing -> customer_trusted: customers who consented to research (rule, then audit)."""
     result = customer_trusted(customer_records(lake), config.policy, customer_quarantine(lake))
-    return result, audit_customer_trusted(result.table, config.policy)
+    return result, audit_customer_trusted(result.table, audit_facts(lake, config.policy))
 
 
 def distinct_users(lake: Lake) -> pa.Table:
@@ -96,7 +97,7 @@ def customer_curated_rule(lake: Lake, config: RunConfig) -> tuple[RuleResult, pa
     """customer_trusted -> customer_curated: consenting customers with accelerometer data, one row each."""
     readings = distinct_users(lake)
     result = customer_curated(lake.read("customer_trusted"), readings, config.policy)
-    return result, audit_customer_curated(result.table, readings, config.policy)
+    return result, audit_customer_curated(result.table, audit_facts(lake, config.policy), readings)
 
 
 @task(name="build_whole", task_run_name="{table}", **TASK_OPTIONS)

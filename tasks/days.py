@@ -19,7 +19,13 @@ import pyarrow.compute as pc
 import pyarrow.dataset as pads
 from prefect import get_run_logger, task
 
-from stedi.audit import audit_accelerometer_trusted, audit_step_trainer_trusted
+from stedi.audit import (
+    CustomerFacts,
+    audit_accelerometer_trusted,
+    audit_machine_learning_curated,
+    audit_schema,
+    audit_step_trainer_trusted,
+)
 from stedi.build import (
     COUNTS,
     DAY_COUNTS,
@@ -42,6 +48,7 @@ from stedi.rules.readings import accelerometer_trusted, device_owners, step_trai
 from stedi.schemas import ACCELEROMETER, DAY, MS_PER_DAY, STEP_TRAINER
 from stedi.storage import Lake, PartFile
 from stedi.validation import Outcome, ValidationReport, validate
+from tasks.audit_inputs import audit_facts
 from tasks.options import TASK_OPTIONS
 
 T = TypeVar("T")
@@ -101,6 +108,10 @@ class Inputs:
             where = (time >= start) & (time < start + MS_PER_DAY)
         return self.datasets[table].to_table(columns=columns, filter=where, use_threads=self.lake.local)
 
+    def facts(self, salt: bytes | None = None) -> CustomerFacts:
+        """What the audits check rows against (consent, device ownership), once per unit."""
+        return self.once(f"facts-{salt is not None}", lambda: audit_facts(self.lake, self.policy, salt))
+
     def once(self, name: str, compute: Callable[[], T]) -> T:
         """A value computed once per unit (device owners, the salt), not once per day."""
         if name not in self.cache:
@@ -117,7 +128,7 @@ def accelerometer_trusted_day(inputs: Inputs, day: date) -> tuple[RuleResult, pa
     readings = inputs.day("accelerometer_landing", day, ACCELEROMETER.schema.names)
     trusted = inputs.tables["customer_trusted"]
     result = accelerometer_trusted(readings, trusted, inputs.policy)
-    return result, audit_accelerometer_trusted(result.table, trusted, inputs.policy)
+    return result, audit_accelerometer_trusted(result.table, inputs.facts())
 
 
 def step_trainer_trusted_day(inputs: Inputs, day: date) -> tuple[RuleResult, pa.Table]:
@@ -128,7 +139,7 @@ def step_trainer_trusted_day(inputs: Inputs, day: date) -> tuple[RuleResult, pa.
     if inputs.policy is Policy.STRICT:
         ownership = inputs.once("owners", lambda: device_owners(customers))  # sorts every customer record
     result = step_trainer_trusted(steps, customers, curated, inputs.policy, ownership)
-    return result, audit_step_trainer_trusted(result.table, curated, inputs.policy)
+    return result, audit_step_trainer_trusted(result.table, inputs.facts(), curated)
 
 
 def machine_learning_curated_day(inputs: Inputs, day: date) -> tuple[RuleResult, pa.Table]:
@@ -139,7 +150,7 @@ def machine_learning_curated_day(inputs: Inputs, day: date) -> tuple[RuleResult,
     customers, curated = inputs.tables["customer_landing"], inputs.tables["customer_curated"]
     ownership = inputs.once("owners", lambda: device_owners(customers))  # who owned a device when
     result = machine_learning_curated(steps, readings, curated, inputs.policy, salt, ownership)
-    return result, result.table
+    return result, audit_machine_learning_curated(result.table, inputs.facts(salt), steps, readings)
 
 
 def _inputs(config: RunConfig, unit: DayUnit) -> Inputs:
@@ -176,7 +187,8 @@ def build_days(config: RunConfig, unit: DayUnit) -> UnitResult:
         kept.append((day, result.table))
         audits.append(audit)
         day_counts[day_key(day)] = result.counts
-    frame = pa.concat_tables(audits) if audits else REGISTRY[unit.table].schema.empty_table()
+    spec = REGISTRY[unit.table]
+    frame = pa.concat_tables(audits) if audits else audit_schema(unit.table, spec.schema).empty_table()
     report = validate(unit.table, frame, config.policy)
     report.raise_if_blocking()  # before any file is written: nothing to clean up
     files = [inputs.lake.write_part(unit.table, table) for _, table in kept if table.num_rows]

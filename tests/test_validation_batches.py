@@ -5,13 +5,17 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from stedi.audit import audit_accelerometer_trusted
+from stedi.audit import audit_accelerometer_trusted, customer_facts
 from stedi.policy import Policy
 from stedi.validation import Outcome, plan, suite_for, validate
 from tests.tables import customers
 
 C = 1_660_000_000_000
-TRUSTED = customers({"email": "a@x.t", "serialNumber": "s1", "shareWithResearchAsOfDate": C})
+FACTS = customer_facts(
+    customers({"email": "a@x.t", "serialNumber": "s1", "lastUpdateDate": C, "shareWithResearchAsOfDate": C}),
+    None,
+    Policy.STRICT,
+)
 
 
 def frame(users: list[str], times: list[int]) -> pa.Table:
@@ -25,7 +29,7 @@ def frame(users: list[str], times: list[int]) -> pa.Table:
             "z": [0.0] * n,
         }
     )
-    return audit_accelerometer_trusted(table, TRUSTED, Policy.STRICT)
+    return audit_accelerometer_trusted(table, FACTS)
 
 
 def landing_frame(users: list[str]) -> pa.Table:

@@ -1,0 +1,181 @@
+"""What the customer records decide, written as SQL: consent in force and device ownership in time.
+
+An independent formulation of the definitions the rules implement (it imports nothing from
+`stedi.rules`): the audits compare every derived row against these facts. They are computed once per
+run from the small customer inputs and are plain Arrow tables, so they travel to any worker.
+
+strict
+- A customer is a normalised email (trimmed, lower-cased). Its consent in force is the newest
+  record's `shareWithResearchAsOfDate`. The customer is suspended (not consenting) while its largest
+  `lastUpdateDate` is shared by two or more distinct records, and after an event that may hide its
+  newest record until a valid record with a strictly greater `lastUpdateDate` is ingested after the
+  event (a later `_ingested_at`). The events: a record without `lastUpdateDate`, and a record
+  quarantined for a consent or time field (a value that is not null nor an epoch-millisecond time in
+  2000..2099) or for duplicate keys. "Greater" than the quarantined record's own `lastUpdateDate`;
+  when it has none that can be read, than every `lastUpdateDate` of the customer known by then.
+- Each record is in force from its `lastUpdateDate` to the customer's next record (the first one
+  from the beginning of time; an undated record at all times). A step reading (t, serial) belongs
+  to customer k iff k's record in force at t names the serial and no other customer's does.
+
+udacity (the course's definitions): a customer is an email as written; every record with a
+consent date counts, and devices are matched to curated records by serial as written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from stedi.audit.engine import query
+from stedi.policy import Policy
+from stedi.schemas import CUSTOMER, MAX_PLAUSIBLE_MS, MIN_PLAUSIBLE_MS, QUARANTINE_SCHEMA
+from stedi.subject import subject_ids
+
+SOURCE = CUSTOMER.schema.names
+TIMES = ", ".join(f"'{name.lower()}'" for name in CUSTOMER.times)
+# Every value of a key spelled `email` in any case, also when the key appears twice.
+EMAIL_VALUES = r'"\s*(?i:email)\s*"\s*:\s*"((?:[^"\\]|\\.)*)"'
+
+CONSENT_STRICT = f"""
+WITH rec AS (
+    SELECT norm(email) AS key, * FROM customers WHERE email IS NOT NULL
+),
+per_key AS (
+    SELECT key, max(lastUpdateDate) AS updated_at FROM rec GROUP BY key
+),
+newest AS (
+    SELECT r.key,
+           count(DISTINCT ({", ".join(f"r.{c}" for c in SOURCE)})) AS records,
+           max(r.shareWithResearchAsOfDate) AS consent_at
+    FROM rec r JOIN per_key p ON r.key = p.key AND r.lastUpdateDate = p.updated_at
+    GROUP BY r.key
+),
+objects AS (
+    SELECT qid, ingested_at, body, body::JSON AS j
+    FROM (
+        SELECT row_number() OVER () AS qid, _ingested_at AS ingested_at,
+               regexp_replace(raw_line, '^\\s+|[\\s,]+$', '', 'g') AS body
+        FROM quarantine WHERE feed = 'customer'
+    )
+    WHERE json_valid(body) AND json_type(body::JSON) = 'OBJECT'
+),
+fields AS (
+    SELECT qid, lower(trim(k)) AS name, json_extract(j, '$."' || k || '"') AS v
+    FROM objects, unnest(json_keys(j)) AS t(k)
+),
+typed AS (
+    SELECT qid, name, json_type(v) = 'NULL' AS is_null,
+           json_type(v) IN ('BIGINT', 'UBIGINT', 'DOUBLE')
+             AND TRY_CAST(v AS DOUBLE) = floor(TRY_CAST(v AS DOUBLE))
+             AND TRY_CAST(v AS DOUBLE) >= {MIN_PLAUSIBLE_MS}
+             AND TRY_CAST(v AS DOUBLE) < {MAX_PLAUSIBLE_MS} AS is_time,
+           TRY_CAST(v AS DOUBLE) AS number
+    FROM fields
+),
+flagged AS (  -- quarantined for a consent or time field, or for duplicate keys
+    SELECT qid, max(CASE WHEN name = 'lastupdatedate' AND is_time THEN number END)::BIGINT AS own_date
+    FROM typed GROUP BY qid
+    HAVING count(*) > count(DISTINCT name) OR bool_or(name IN ({TIMES}) AND NOT (is_null OR is_time))
+),
+events AS (  -- what hides the newest record: an undated record, or a quarantined line of the customer
+    SELECT key, _ingested_at AS ingested_at, NULL::BIGINT AS own_date FROM rec WHERE lastUpdateDate IS NULL
+    UNION ALL
+    SELECT norm(json_extract_string(TRY_CAST('"' || m || '"' AS JSON), '$')), o.ingested_at, f.own_date
+    FROM flagged f JOIN objects o USING (qid), unnest(regexp_extract_all(o.body, '{EMAIL_VALUES}', 1)) AS t(m)
+),
+thresholds AS (  -- newer than the event; when it has no readable date, than all known when it came
+    SELECT e.key, e.ingested_at,
+           coalesce(e.own_date, (SELECT max(r.lastUpdateDate) FROM rec r
+                                 WHERE r.key = e.key AND r._ingested_at <= e.ingested_at)) AS after
+    FROM events e WHERE e.key IS NOT NULL
+),
+uncleared AS (
+    SELECT DISTINCT t.key FROM thresholds t
+    WHERE NOT EXISTS (
+        SELECT 1 FROM rec r
+        WHERE r.key = t.key AND r._ingested_at > t.ingested_at
+          AND r.lastUpdateDate > coalesce(t.after, -9223372036854775808)
+    )
+)
+SELECT p.key, p.updated_at,
+       coalesce(n.records, 0) <> 1 OR u.key IS NOT NULL AS suspended,
+       CASE WHEN coalesce(n.records, 0) = 1 AND u.key IS NULL THEN n.consent_at END AS consent_at
+FROM per_key p LEFT JOIN newest n USING (key) LEFT JOIN uncleared u USING (key)
+"""
+
+CONSENT_UDACITY = """
+SELECT email AS key, max(lastUpdateDate) AS updated_at, false AS suspended,
+       max(shareWithResearchAsOfDate) AS consent_at
+FROM customers WHERE email IS NOT NULL AND shareWithResearchAsOfDate IS NOT NULL
+GROUP BY email
+"""
+
+OWNERSHIP = """
+WITH rec AS (
+    SELECT norm(email) AS key, norm(serialNumber) AS serial, lastUpdateDate AS t
+    FROM customers WHERE email IS NOT NULL
+),
+dates AS (SELECT DISTINCT key, t FROM rec WHERE t IS NOT NULL),
+spans AS (
+    SELECT key, t,
+           CASE WHEN row_number() OVER w > 1 THEN t END AS valid_from,
+           lead(t) OVER w AS valid_to
+    FROM dates WINDOW w AS (PARTITION BY key ORDER BY t)
+)
+SELECT DISTINCT r.serial, r.key, s.valid_from, s.valid_to  -- NULL: the beginning of time, or no end
+FROM rec r LEFT JOIN spans s ON r.key = s.key AND r.t = s.t
+WHERE r.serial IS NOT NULL AND r.serial <> ''
+"""
+
+SUBJECT_KEYS = "SELECT DISTINCT norm(email) AS key FROM customers WHERE email IS NOT NULL"
+
+
+@dataclass(frozen=True)
+class CustomerFacts:
+    """Per customer key its consent in force, per device its owners in time, per key its subject id.
+
+    `consent`: key, updated_at, suspended, consent_at (null: not consenting), subject (with a salt).
+    `ownership` (strict): serial, key, valid_from, valid_to (null: unbounded).
+    `subjects`: normalised email -> subject id (with a salt).
+    """
+
+    policy: Policy
+    consent: pa.Table
+    ownership: pa.Table
+    subjects: pa.Table
+
+
+def _with_lineage(customers: pa.Table) -> pa.Table:
+    table = customers.select(SOURCE).cast(CUSTOMER.schema)
+    stamp = QUARANTINE_SCHEMA.field("_ingested_at").type
+    if "_ingested_at" in customers.column_names:
+        return table.append_column("_ingested_at", customers["_ingested_at"].cast(stamp))
+    return table.append_column("_ingested_at", pa.nulls(customers.num_rows, stamp))
+
+
+def _subjects(keys: pa.ChunkedArray, salt: bytes | None) -> pa.Array:
+    if salt is None:
+        return pa.nulls(len(keys), pa.string())
+    return subject_ids(keys, salt)
+
+
+def customer_facts(
+    customers: pa.Table, quarantine: pa.Table | None, policy: Policy, salt: bytes | None = None
+) -> CustomerFacts:
+    """The facts of `customers` (customer_landing rows) and the customer rows of `quarantine`.
+
+    `salt` is needed only to audit machine_learning_curated (subject ids).
+    """
+    tables = {
+        "customers": _with_lineage(customers),
+        "quarantine": (quarantine if quarantine is not None else QUARANTINE_SCHEMA.empty_table()).select(
+            ["feed", "raw_line", "_ingested_at"]
+        ),
+    }
+    consent = query(CONSENT_STRICT if policy is Policy.STRICT else CONSENT_UDACITY, tables)
+    consent = consent.append_column("subject", _subjects(consent["key"], salt))
+    keys = query(SUBJECT_KEYS, tables)
+    subjects = keys.append_column("subject", _subjects(keys["key"], salt))
+    ownership = query(OWNERSHIP, tables)
+    return CustomerFacts(policy, consent, ownership, subjects)
