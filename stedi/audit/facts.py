@@ -26,8 +26,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from stedi.audit.engine import query
+from stedi.audit.engine import queries
 from stedi.policy import Policy
 from stedi.schemas import CUSTOMER, MAX_PLAUSIBLE_MS, MIN_PLAUSIBLE_MS, QUARANTINE_SCHEMA
 from stedi.subject import subject_ids
@@ -37,11 +38,15 @@ TIMES = ", ".join(f"'{name.lower()}'" for name in CUSTOMER.times)
 # Every value of a key spelled `email` in any case, also when the key appears twice.
 EMAIL_VALUES = r'"\s*(?i:email)\s*"\s*:\s*"((?:[^"\\]|\\.)*)"'
 
+# Every customer record with its key and normalised device, once per connection.
+RECORDS = """
+CREATE TEMP TABLE rec AS
+SELECT k.key, norm(c.serialNumber) AS serial, c.*
+FROM customers c JOIN (SELECT DISTINCT email, norm(email) AS key FROM customers) k ON k.email = c.email
+"""
+
 CONSENT_STRICT = f"""
-WITH rec AS (
-    SELECT norm(email) AS key, * FROM customers WHERE email IS NOT NULL
-),
-per_key AS (
+WITH per_key AS (
     SELECT key, max(lastUpdateDate) AS updated_at FROM rec GROUP BY key
 ),
 newest AS (
@@ -98,25 +103,21 @@ uncleared AS (
           AND r.lastUpdateDate > coalesce(t.after, -9223372036854775808)
     )
 )
-SELECT p.key, p.updated_at,
+SELECT p.key, p.key AS person, p.updated_at,
        coalesce(n.records, 0) <> 1 OR u.key IS NOT NULL AS suspended,
        CASE WHEN coalesce(n.records, 0) = 1 AND u.key IS NULL THEN n.consent_at END AS consent_at
 FROM per_key p LEFT JOIN newest n USING (key) LEFT JOIN uncleared u USING (key)
 """
 
 CONSENT_UDACITY = """
-SELECT email AS key, max(lastUpdateDate) AS updated_at, false AS suspended,
+SELECT email AS key, any_value(key) AS person, max(lastUpdateDate) AS updated_at, false AS suspended,
        max(shareWithResearchAsOfDate) AS consent_at
-FROM customers WHERE email IS NOT NULL AND shareWithResearchAsOfDate IS NOT NULL
+FROM rec WHERE shareWithResearchAsOfDate IS NOT NULL
 GROUP BY email
 """
 
 OWNERSHIP = """
-WITH rec AS (
-    SELECT norm(email) AS key, norm(serialNumber) AS serial, lastUpdateDate AS t
-    FROM customers WHERE email IS NOT NULL
-),
-dates AS (SELECT DISTINCT key, t FROM rec WHERE t IS NOT NULL),
+WITH dates AS (SELECT DISTINCT key, lastUpdateDate AS t FROM rec WHERE lastUpdateDate IS NOT NULL),
 spans AS (
     SELECT key, t,
            CASE WHEN row_number() OVER w > 1 THEN t END AS valid_from,
@@ -124,18 +125,19 @@ spans AS (
     FROM dates WINDOW w AS (PARTITION BY key ORDER BY t)
 )
 SELECT DISTINCT r.serial, r.key, s.valid_from, s.valid_to  -- NULL: the beginning of time, or no end
-FROM rec r LEFT JOIN spans s ON r.key = s.key AND r.t = s.t
+FROM rec r LEFT JOIN spans s ON r.key = s.key AND r.lastUpdateDate = s.t
 WHERE r.serial IS NOT NULL AND r.serial <> ''
 """
 
-SUBJECT_KEYS = "SELECT DISTINCT norm(email) AS key FROM customers WHERE email IS NOT NULL"
+SUBJECT_KEYS = "SELECT DISTINCT key FROM rec"
 
 
 @dataclass(frozen=True)
 class CustomerFacts:
     """Per customer key its consent in force, per device its owners in time, per key its subject id.
 
-    `consent`: key, updated_at, suspended, consent_at (null: not consenting), subject (with a salt).
+    `consent`: key, person (the normalised email), updated_at, suspended, consent_at (null: not
+    consenting), subject (with a salt).
     `ownership` (strict): serial, key, valid_from, valid_to (null: unbounded).
     `subjects`: normalised email -> subject id (with a salt).
     """
@@ -154,12 +156,6 @@ def _with_lineage(customers: pa.Table) -> pa.Table:
     return table.append_column("_ingested_at", pa.nulls(customers.num_rows, stamp))
 
 
-def _subjects(keys: pa.ChunkedArray, salt: bytes | None) -> pa.Array:
-    if salt is None:
-        return pa.nulls(len(keys), pa.string())
-    return subject_ids(keys, salt)
-
-
 def customer_facts(
     customers: pa.Table, quarantine: pa.Table | None, policy: Policy, salt: bytes | None = None
 ) -> CustomerFacts:
@@ -173,9 +169,10 @@ def customer_facts(
             ["feed", "raw_line", "_ingested_at"]
         ),
     }
-    consent = query(CONSENT_STRICT if policy is Policy.STRICT else CONSENT_UDACITY, tables)
-    consent = consent.append_column("subject", _subjects(consent["key"], salt))
-    keys = query(SUBJECT_KEYS, tables)
-    subjects = keys.append_column("subject", _subjects(keys["key"], salt))
-    ownership = query(OWNERSHIP, tables)
+    consent_sql = CONSENT_STRICT if policy is Policy.STRICT else CONSENT_UDACITY
+    consent, keys, ownership = queries([consent_sql, SUBJECT_KEYS, OWNERSHIP], tables, [RECORDS])
+    ids = subject_ids(keys["key"], salt) if salt is not None else pa.nulls(keys.num_rows, pa.string())
+    subjects = keys.append_column("subject", ids)
+    persons = pc.index_in(consent["person"], value_set=keys["key"].combine_chunks())
+    consent = consent.append_column("subject", ids.take(persons))
     return CustomerFacts(policy, consent, ownership, subjects)

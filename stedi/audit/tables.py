@@ -57,17 +57,21 @@ def _append(table: str, candidate: pa.Table, sql: str, tables: dict[str, pa.Tabl
 
 
 def _customers(table: str, candidate: pa.Table, facts: CustomerFacts, readings: pa.Table | None) -> pa.Table:
-    key = _key(facts.policy, "t.email")
+    key = _key(facts.policy, "email")
     users = "SELECT NULL::VARCHAR AS key WHERE false"
     tables = {"candidate": numbered(candidate, ["email"]), "consent": facts.consent}
     if readings is not None:
-        users = f"SELECT DISTINCT {_key(facts.policy, 'r.user')} AS key FROM readings r"
+        user = _key(facts.policy, '"user"')
+        users = f'SELECT DISTINCT {user} AS key FROM (SELECT DISTINCT "user" FROM readings)'
         tables["readings"] = readings.select(["user"])
+    # Keys are computed in a projection and joined as columns: DuckDB joins on an expression like
+    # norm() by comparing every pair of rows.
     sql = f"""
     WITH users AS ({users})
-    SELECT t.{ROW}, {key} AS _key, c.consent_at AS _consent_at, c.updated_at AS _updated_at,
+    SELECT t.{ROW}, t.key AS _key, c.consent_at AS _consent_at, c.updated_at AS _updated_at,
            u.key IS NOT NULL AS _has_readings
-    FROM candidate t LEFT JOIN consent c ON c.key = {key} LEFT JOIN users u ON u.key = {key}
+    FROM (SELECT *, {key} AS key FROM candidate) t
+    LEFT JOIN consent c ON c.key = t.key LEFT JOIN users u ON u.key = t.key
     """
     return _append(table, candidate, sql, tables)
 
@@ -87,23 +91,25 @@ def audit_customer_curated(candidate: pa.Table, facts: CustomerFacts, readings: 
 
 def audit_accelerometer_trusted(candidate: pa.Table, facts: CustomerFacts) -> pa.Table:
     """accelerometer_trusted rows + `_consent_at`, the consent in force of the reading's user."""
+    key = _key(facts.policy, '"user"')
     sql = f"""
-    WITH users AS (SELECT DISTINCT "user" FROM candidate),
-    consent_of AS (
-        SELECT u."user", c.consent_at FROM users u JOIN consent c ON c.key = {_key(facts.policy, 'u."user"')}
-    )
+    WITH users AS (SELECT "user", {key} AS key FROM (SELECT DISTINCT "user" FROM candidate)),
+    consent_of AS (SELECT u."user", c.consent_at FROM users u JOIN consent c ON c.key = u.key)
     SELECT t.{ROW}, o.consent_at AS _consent_at FROM candidate t LEFT JOIN consent_of o ON o."user" = t."user"
     """
     tables = {"candidate": numbered(candidate, ["user"]), "consent": facts.consent}
     return _append("accelerometer_trusted", candidate, sql, tables)
 
 
-# Per step reading (a `steps` row numbered `sid`) the customers whose record in force names its device.
+# Per step reading (rows of `steps` numbered `sid`) how many customers' records in force at its time
+# name its device, and the first of them. Serials are normalised once per distinct value (`serials`).
 _OWNERS = """
 SELECT s.sid, any_value(s.sensorReadingTime) AS t, any_value(s.distanceFromObject) AS d,
        count(DISTINCT o.key) AS owners, min(o.key) AS owner
-FROM (SELECT s.*, norm(s.serialNumber) AS serial FROM {steps} s) s
-LEFT JOIN ownership o ON o.serial = s.serial
+FROM {steps} s
+LEFT JOIN (SELECT DISTINCT serialNumber, norm(serialNumber) AS serial FROM {serials}) n
+       ON n.serialNumber = s.serialNumber
+LEFT JOIN ownership o ON o.serial = n.serial
      AND (o.valid_from IS NULL OR s.sensorReadingTime >= o.valid_from)
      AND (o.valid_to IS NULL OR s.sensorReadingTime < o.valid_to)
 GROUP BY s.sid
@@ -133,7 +139,7 @@ def audit_step_trainer_trusted(candidate: pa.Table, facts: CustomerFacts, curate
         FROM candidate t LEFT JOIN devices d ON d.serialNumber = t.serialNumber
         """
     else:
-        owners = _OWNERS.format(steps=f"(SELECT *, {ROW} AS sid FROM candidate)")
+        owners = _OWNERS.format(steps=f"(SELECT *, {ROW} AS sid FROM candidate)", serials="candidate")
         sql = f"""
         WITH owners AS ({owners}),
         curated_keys AS (SELECT DISTINCT norm(email) AS key FROM curated)
@@ -166,37 +172,50 @@ def audit_machine_learning_curated(
     }
     in_times = "IN (SELECT t FROM times)"
     owners = _OWNERS.format(
-        steps=f"(SELECT *, row_number() OVER () AS sid FROM steps WHERE sensorReadingTime {in_times})"
+        steps=f"(SELECT *, row_number() OVER () AS sid FROM steps WHERE sensorReadingTime {in_times})",
+        serials="steps",
     )
-    step_subjects = (
-        f"""
-        SELECT DISTINCT w.t, w.d, c.subject
-        FROM ({owners}) w JOIN consent c ON c.key = w.owner
-        WHERE w.owners = 1
-        """
+    step_owned = (
+        f"SELECT w.t, w.d, i.kid FROM ({owners}) w JOIN ids i ON i.key = w.owner WHERE w.owners = 1"
         if strict
-        else "SELECT NULL::BIGINT AS t, NULL::BIGINT AS d, NULL::VARCHAR AS subject WHERE false"
+        else "SELECT NULL::BIGINT AS t, NULL::BIGINT AS d, NULL::BIGINT AS kid WHERE false"
     )
     # strict: a subject id is one customer's (two keys with one id would be a normalisation defect)
-    one_subject = "CASE WHEN count(DISTINCT key) = 1 THEN max(consent_at) END"
-    one_subject = one_subject if strict else "max(consent_at)"
+    one = "CASE WHEN count(DISTINCT c.key) = 1 THEN max(c.consent_at) END" if strict else "max(c.consent_at)"
+    same = "IS NOT DISTINCT FROM"
+    # Customers are numbered (`kid`), so the joins over readings compare integers, not 64-hex strings.
     sql = f"""
     WITH times AS (SELECT DISTINCT sensorReadingTime AS t FROM candidate),
-    step_subjects AS ({step_subjects}),
-    accel_subjects AS (
-        SELECT DISTINCT r."timestamp" AS t, r.x, r.y, r.z, s.subject
-        FROM readings r JOIN subjects s ON s.key = norm(r."user")
+    ids AS (SELECT key, subject, row_number() OVER (ORDER BY key) AS kid FROM subjects),
+    row_ids AS (
+        SELECT s.subject_id, CASE WHEN count(*) = 1 THEN min(i.kid) END AS kid
+        FROM (SELECT DISTINCT subject_id FROM candidate) s JOIN ids i ON i.subject = s.subject_id
+        GROUP BY s.subject_id
+    ),
+    step_owned AS ({step_owned}),
+    accel_owned AS (
+        SELECT r."timestamp" AS t, r.x, r.y, r.z, u.kid
+        FROM readings r
+        JOIN (SELECT v."user", i.kid
+              FROM (SELECT "user", norm("user") AS key FROM (SELECT DISTINCT "user" FROM readings)) v
+              JOIN ids i ON i.key = v.key) u ON u."user" = r."user"
         WHERE r."timestamp" {in_times}
     ),
-    consent_of AS (SELECT subject, {one_subject} AS consent_at FROM consent GROUP BY subject)
-    SELECT m.{ROW}, ss.subject AS _step_subject, a.subject AS _accel_subject, c.consent_at AS _consent_at
-    FROM candidate m
-    LEFT JOIN step_subjects ss
-           ON ss.t = m.sensorReadingTime AND ss.d IS NOT DISTINCT FROM m.distanceFromObject
-          AND ss.subject = m.subject_id
-    LEFT JOIN accel_subjects a
-           ON a.t = m.sensorReadingTime AND a.subject = m.subject_id
-          AND a.x IS NOT DISTINCT FROM m.x AND a.y IS NOT DISTINCT FROM m.y AND a.z IS NOT DISTINCT FROM m.z
-    LEFT JOIN consent_of c ON c.subject = m.subject_id
+    consent_of AS (
+        SELECT i.kid, {one} AS consent_at FROM consent c JOIN ids i ON i.subject = c.subject GROUP BY i.kid
+    ),
+    numbered AS (SELECT m.*, r.kid FROM candidate m LEFT JOIN row_ids r ON r.subject_id = m.subject_id)
+    SELECT m.{ROW},
+        CASE WHEN EXISTS (
+            SELECT 1 FROM step_owned w
+            WHERE w.t = m.sensorReadingTime AND w.kid = m.kid AND w.d {same} m.distanceFromObject
+        ) THEN m.subject_id END AS _step_subject,
+        CASE WHEN EXISTS (
+            SELECT 1 FROM accel_owned a
+            WHERE a.t = m.sensorReadingTime AND a.kid = m.kid
+              AND a.x {same} m.x AND a.y {same} m.y AND a.z {same} m.z
+        ) THEN m.subject_id END AS _accel_subject,
+        c.consent_at AS _consent_at
+    FROM numbered m LEFT JOIN consent_of c ON c.kid = m.kid
     """
     return _append("machine_learning_curated", candidate, sql, tables)
