@@ -283,3 +283,124 @@ def test_a_broken_rule_in_the_flow_leaves_the_published_table_unchanged(
     with pytest.raises(ValidationFailedError, match="accelerometer_trusted"):
         stedi_lakehouse(landing=str(landing), lakehouse=str(lakehouse), policy="strict", full_refresh=True)
     assert {t: (lake.version(t), lake.count(t)) for t in before} == before
+
+
+# a named s1 until C+10, then s2; b named s9 until C+20, then s1. a does not consent, b does.
+MOVED = customers(
+    {"email": "a@x.t", "serialNumber": "s1", "lastUpdateDate": C, "shareWithResearchAsOfDate": None},
+    {"email": "a@x.t", "serialNumber": "s2", "lastUpdateDate": C + 10, "shareWithResearchAsOfDate": None},
+    {"email": "b@x.t", "serialNumber": "s9", "lastUpdateDate": C - 100, "shareWithResearchAsOfDate": C},
+    {"email": "b@x.t", "serialNumber": "s1", "lastUpdateDate": C + 20, "shareWithResearchAsOfDate": C},
+)
+
+
+def latest_only(customers: pa.Table) -> pa.Table:
+    """Each customer's newest record alone: ownership as if devices never changed hands."""
+    from stedi.rules.customers import latest_customer_records
+
+    return latest_customer_records(customers).select(CUSTOMER.schema.names)
+
+
+def test_step_trainer_trusted_that_ignores_when_a_device_changed_hands_is_blocked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import stedi.rules.readings as rule_module
+
+    owners = rule_module.device_owners
+    moved_steps = steps(("s1", C + 5, 1), ("s1", C + 30, 2))  # a's reading, then b's
+    kept = customer_trusted(MOVED, STRICT).table  # b, who also has trusted readings
+
+    def audited(broken: bool) -> pa.Table:
+        with monkeypatch.context() as patch:
+            if broken:
+                patch.setattr(rule_module, "device_owners", lambda c: owners(latest_only(c)))
+            table = step_trainer_trusted(moved_steps, MOVED, kept, STRICT).table
+        return audit_step_trainer_trusted(table, customer_facts(MOVED, None, STRICT), kept)
+
+    passes_unbroken_and_blocks_broken("step_trainer_trusted", STRICT, audited)
+
+
+def test_machine_learning_curated_that_ignores_when_a_device_changed_hands_is_blocked() -> None:
+    from stedi.rules.ownership import device_owners
+
+    landing = MOVED.set_column(  # both consent here, so both have trusted readings
+        MOVED.schema.get_field_index("shareWithResearchAsOfDate"),
+        "shareWithResearchAsOfDate",
+        pa.array([C] * MOVED.num_rows, pa.int64()),
+    )
+    kept = customer_trusted(landing, STRICT).table
+    step_rows = steps(("s1", C + 5, 1))  # a's device then
+    accel_rows = readings(reading("a@x.t", C + 5, x=1.0), reading("b@x.t", C + 5, x=2.0))
+
+    def audited(broken: bool) -> pa.Table:
+        ownership = device_owners(latest_only(landing) if broken else landing)
+        table = machine_learning_curated(step_rows, accel_rows, kept, STRICT, SALT, ownership).table
+        assert table.num_rows == 1
+        return audit_machine_learning_curated(
+            table, customer_facts(landing, None, STRICT, SALT), step_rows, accel_rows
+        )
+
+    passes_unbroken_and_blocks_broken("machine_learning_curated", STRICT, audited)
+
+
+@pytest.mark.parametrize(
+    "records",
+    [
+        # a newer revocation without lastUpdateDate
+        [{"email": "e@x.t", "lastUpdateDate": None, "shareWithResearchAsOfDate": None}],
+        # two distinct records share the newest date
+        [{"email": "E@x.t", "lastUpdateDate": C + 9, "shareWithResearchAsOfDate": C}],
+    ],
+    ids=["undated-revocation", "tied-newest"],
+)
+def test_customer_trusted_that_keeps_a_suspended_customer_is_blocked(
+    records: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import stedi.rules.customers as rule_module
+    from stedi.rules.suspension import Suspensions
+
+    landing = customers(
+        {"email": "a@x.t", "lastUpdateDate": C, "shareWithResearchAsOfDate": C},
+        {"email": "e@x.t", "lastUpdateDate": C + 9, "shareWithResearchAsOfDate": C},
+        *records,
+    )
+
+    def audited(broken: bool) -> pa.Table:
+        with monkeypatch.context() as patch:
+            if broken:  # nobody is ever suspended
+                patch.setattr(
+                    rule_module, "suspended_customers", lambda *a: Suspensions(pa.array([], pa.string()))
+                )
+            table = customer_trusted(landing, STRICT).table
+        return audit_customer_trusted(table, customer_facts(landing, None, STRICT))
+
+    passes_unbroken_and_blocks_broken("customer_trusted", STRICT, audited)
+
+
+def test_customer_trusted_that_forgets_the_quarantine_is_blocked() -> None:
+    from datetime import UTC, datetime
+
+    from stedi.schemas import QUARANTINE_SCHEMA
+
+    revocation = f'{{"email": "a@x.t", "lastUpdateDate": {C + 1}, "shareWithResearchAsOfDate": "null"}}'
+    quarantine = pa.Table.from_pylist(
+        [
+            {
+                "feed": "customer",
+                "source_file": "customer/landing/c2.json",
+                "line_number": 1,
+                "reason_code": "wrong_type",
+                "reason": 'shareWithResearchAsOfDate: expected int64, got str "null"',
+                "raw_line": revocation,
+                "_ingested_at": datetime(2026, 1, 2, tzinfo=UTC),
+            }
+        ],
+        schema=QUARANTINE_SCHEMA,
+    )
+    landing = customers({"email": "a@x.t", "lastUpdateDate": C, "shareWithResearchAsOfDate": C})
+
+    def audited(broken: bool) -> pa.Table:
+        table = customer_trusted(landing, STRICT, None if broken else quarantine).table
+        return audit_customer_trusted(table, customer_facts(landing, quarantine, STRICT))
+
+    passes_unbroken_and_blocks_broken("customer_trusted", STRICT, audited)
