@@ -9,10 +9,11 @@ strict
   record's `shareWithResearchAsOfDate`. The customer is suspended (not consenting) while its largest
   `lastUpdateDate` is shared by two or more distinct records, and after an event that may hide its
   newest record until a valid record with a strictly greater `lastUpdateDate` is ingested after the
-  event (a later `_ingested_at`). The events: a record without `lastUpdateDate`, and a record
-  quarantined for a consent or time field (a value that is not null nor an epoch-millisecond time in
-  2000..2099) or for duplicate keys. "Greater" than the quarantined record's own `lastUpdateDate`;
-  when it has none that can be read, than every `lastUpdateDate` of the customer known by then.
+  event (a later `_ingested_at`, or a later file of the same ingest). The events: a record without
+  `lastUpdateDate`, and a record quarantined for a consent or time field (a value that is neither
+  null nor an epoch-millisecond time in 2000..2099) or for duplicate keys. "Greater" than the
+  quarantined record's own `lastUpdateDate`; when it has none that can be read, than every
+  `lastUpdateDate` of the customer known by then.
 - Each record is in force from its `lastUpdateDate` to the customer's next record (the first one
   from the beginning of time; an undated record at all times). A step reading (t, serial) belongs
   to customer k iff k's record in force at t names the serial and no other customer's does.
@@ -45,6 +46,13 @@ SELECT k.key, norm(c.serialNumber) AS serial, c.*
 FROM customers c JOIN (SELECT DISTINCT email, norm(email) AS key FROM customers) k ON k.email = c.email
 """
 
+# Record {a} was ingested after event {b}: a later ingest, or a later file of the same ingest (files are
+# ingested in name order). Unknown (null) positions are never later.
+LATER = (
+    "({a}._ingested_at > {b}.ingested_at"
+    " OR ({a}._ingested_at = {b}.ingested_at AND {a}._source_file > {b}.source_file))"
+)
+
 CONSENT_STRICT = f"""
 WITH per_key AS (
     SELECT key, max(lastUpdateDate) AS updated_at FROM rec GROUP BY key
@@ -57,9 +65,9 @@ newest AS (
     GROUP BY r.key
 ),
 objects AS (
-    SELECT qid, ingested_at, body, body::JSON AS j
+    SELECT qid, ingested_at, source_file, body, body::JSON AS j
     FROM (
-        SELECT row_number() OVER () AS qid, _ingested_at AS ingested_at,
+        SELECT row_number() OVER () AS qid, _ingested_at AS ingested_at, source_file,
                regexp_replace(raw_line, '^\\s+|[\\s,]+$', '', 'g') AS body
         FROM quarantine WHERE feed = 'customer'
     )
@@ -84,22 +92,26 @@ flagged AS (  -- quarantined for a consent or time field, or for duplicate keys
     HAVING count(*) > count(DISTINCT name) OR bool_or(name IN ({TIMES}) AND NOT (is_null OR is_time))
 ),
 events AS (  -- what hides the newest record: an undated record, or a quarantined line of the customer
-    SELECT key, _ingested_at AS ingested_at, NULL::BIGINT AS own_date FROM rec WHERE lastUpdateDate IS NULL
+    SELECT key, _ingested_at AS ingested_at, _source_file AS source_file, NULL::BIGINT AS own_date
+    FROM rec WHERE lastUpdateDate IS NULL
     UNION ALL
-    SELECT norm(json_extract_string(TRY_CAST('"' || m || '"' AS JSON), '$')), o.ingested_at, f.own_date
+    SELECT norm(json_extract_string(TRY_CAST('"' || m || '"' AS JSON), '$')), o.ingested_at, o.source_file,
+           f.own_date
     FROM flagged f JOIN objects o USING (qid), unnest(regexp_extract_all(o.body, '{EMAIL_VALUES}', 1)) AS t(m)
 ),
 thresholds AS (  -- newer than the event; when it has no readable date, than all known when it came
-    SELECT e.key, e.ingested_at,
-           coalesce(e.own_date, (SELECT max(r.lastUpdateDate) FROM rec r
-                                 WHERE r.key = e.key AND r._ingested_at <= e.ingested_at)) AS after
+    SELECT e.key, e.ingested_at, e.source_file,
+           coalesce(e.own_date, (
+               SELECT max(r.lastUpdateDate) FROM rec r
+               WHERE r.key = e.key AND NOT coalesce({LATER.format(a="r", b="e")}, false)
+           )) AS after
     FROM events e WHERE e.key IS NOT NULL
 ),
 uncleared AS (
     SELECT DISTINCT t.key FROM thresholds t
     WHERE NOT EXISTS (
         SELECT 1 FROM rec r
-        WHERE r.key = t.key AND r._ingested_at > t.ingested_at
+        WHERE r.key = t.key AND {LATER.format(a="r", b="t")}
           AND r.lastUpdateDate > coalesce(t.after, -9223372036854775808)
     )
 )
@@ -150,10 +162,17 @@ class CustomerFacts:
 
 def _with_lineage(customers: pa.Table) -> pa.Table:
     table = customers.select(SOURCE).cast(CUSTOMER.schema)
-    stamp = QUARANTINE_SCHEMA.field("_ingested_at").type
-    if "_ingested_at" in customers.column_names:
-        return table.append_column("_ingested_at", customers["_ingested_at"].cast(stamp))
-    return table.append_column("_ingested_at", pa.nulls(customers.num_rows, stamp))
+    for name, kind in (
+        ("_ingested_at", QUARANTINE_SCHEMA.field("_ingested_at").type),
+        ("_source_file", pa.string()),
+    ):
+        column = (
+            customers[name].cast(kind)
+            if name in customers.column_names
+            else pa.nulls(customers.num_rows, kind)
+        )
+        table = table.append_column(name, column)
+    return table
 
 
 def customer_facts(
@@ -166,7 +185,7 @@ def customer_facts(
     tables = {
         "customers": _with_lineage(customers),
         "quarantine": (quarantine if quarantine is not None else QUARANTINE_SCHEMA.empty_table()).select(
-            ["feed", "raw_line", "_ingested_at"]
+            ["feed", "source_file", "raw_line", "_ingested_at"]
         ),
     }
     consent_sql = CONSENT_STRICT if policy is Policy.STRICT else CONSENT_UDACITY
