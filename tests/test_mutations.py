@@ -280,6 +280,7 @@ def test_a_broken_rule_in_the_flow_leaves_the_published_table_unchanged(
         return rule(readings, owners.set_column(column, "shareWithResearchAsOfDate", at_the_epoch), policy)
 
     monkeypatch.setattr(tasks.days, "accelerometer_trusted", without_consent_time)
+    monkeypatch.setattr("flows.stedi_lakehouse.WORKERS", 1)  # one unit, in this process: patched
     with pytest.raises(ValidationFailedError, match="accelerometer_trusted"):
         stedi_lakehouse(landing=str(landing), lakehouse=str(lakehouse), policy="strict", full_refresh=True)
     assert {t: (lake.version(t), lake.count(t)) for t in before} == before
