@@ -1,7 +1,10 @@
 """Prepare a Prefect server for the STEDI deployments: work pool, writer limit, blocks and (with --deploy)
 deployments.
 
-    .venv/bin/python -m deployments.setup [--aws-block NAME] [--deploy]
+    .venv/bin/python -m deployments.setup [--aws-block NAME] [--remote] [--deploy]
+
+--remote deploys deployments/remote.yaml (workers on other hosts clone the repository at a commit)
+instead of prefect.yaml (the worker runs the flows from this checkout).
 
 Idempotent: run it again after changing prefect.yaml or credentials. Talks to the server named by
 PREFECT_API_URL (or the active Prefect profile). Never prints a secret.
@@ -21,6 +24,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 PREFECT_YAML = REPO / "prefect.yaml"
+REMOTE_YAML = REPO / "deployments" / "remote.yaml"
 SALT_BLOCK = "stedi-subject-salt"
 DEFAULT_AWS_BLOCK = "stedi-aws"
 
@@ -110,11 +114,20 @@ def deploy_env(env: Mapping[str, str], aws_block: str | None) -> dict[str, str]:
     out.setdefault("STEDI_LANDING", str(REPO / "data" / "landing"))
     out.setdefault("STEDI_LAKEHOUSE", str(REPO / "lakehouse"))
     out.setdefault("STEDI_AWS_CREDENTIALS_BLOCK", aws_block or "")
+    # deployments/remote.yaml: the remote workers clone this checkout's origin at its current commit.
+    out.setdefault("STEDI_GIT_REPOSITORY", _git("remote", "get-url", "origin"))
+    out.setdefault("STEDI_GIT_COMMIT", _git("rev-parse", "HEAD"))
     return out
 
 
-def deploy(env: Mapping[str, str]) -> int:
+def _git(*args: str) -> str:
+    result = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=False)
+    return result.stdout.strip() if result.returncode == 0 else ""
+
+
+def deploy(env: Mapping[str, str], prefect_file: Path = PREFECT_YAML) -> int:
     command = [str(Path(sys.executable).parent / "prefect"), "--no-prompt", "deploy", "--all"]
+    command += ["--prefect-file", str(prefect_file)]
     return subprocess.run(command, cwd=REPO, env=dict(env), check=False).returncode
 
 
@@ -128,9 +141,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="name of the AwsCredentials block saved from the AWS_* environment (default: %(default)s)",
     )
     parser.add_argument("--deploy", action="store_true", help="then run `prefect --no-prompt deploy --all`")
+    parser.add_argument(
+        "--remote", action="store_true", help="use deployments/remote.yaml (git clone on remote workers)"
+    )
     args = parser.parse_args(argv)
     env = os.environ
-    for pool in work_pools():
+    prefect_file = REMOTE_YAML if args.remote else PREFECT_YAML
+    for pool in work_pools(prefect_file):
         print(ensure_process_pool(pool))
     print(ensure_writer_limit())
     aws_block = register_aws_credentials(args.aws_block, env)
@@ -141,7 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(register_subject_salt(env))
     if not args.deploy:
         return 0
-    return deploy(deploy_env(env, aws_block))
+    return deploy(deploy_env(env, aws_block), prefect_file)
 
 
 if __name__ == "__main__":

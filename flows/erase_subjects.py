@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
+from prefect_aws import AwsCredentials
 from pydantic import SecretStr
 
 from stedi.aws import storage_options
@@ -33,7 +34,7 @@ def erase_subjects(
     include_raw: bool = False,
     landing: str | None = None,
     sweep: bool = False,
-    aws_credentials: str | None = None,
+    aws_credentials: AwsCredentials | str | None = None,
 ) -> ErasureSummary:
     """Erase the given subjects and every pending erasure request; re-apply earlier tombstones.
 

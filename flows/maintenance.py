@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from prefect import flow, get_run_logger, task
+from prefect_aws import AwsCredentials
 
 from stedi.config import normalise_uri, quiet_prefect_env
 from stedi.lock import lakehouse_lock, waiting_at_most
@@ -37,11 +38,13 @@ def maintain_table(lake: Lake, table: str, retention_hours: int) -> MaintenanceR
 
 @flow(name="stedi-maintenance", log_prints=False)
 def stedi_maintenance(
-    lakehouse: str, retention_hours: int = DEFAULT_RETENTION_HOURS, aws_credentials: str | None = None
+    lakehouse: str,
+    retention_hours: int = DEFAULT_RETENTION_HOURS,
+    aws_credentials: AwsCredentials | str | None = None,
 ) -> list[MaintenanceResult]:
     """Maintain every existing table of the lakehouse, one after the other (each is its own commit).
 
-    `aws_credentials` names a prefect-aws AwsCredentials block for an s3:// lakehouse.
+    `aws_credentials` is a prefect-aws AwsCredentials block (or its name) for an s3:// lakehouse.
     """
     from stedi.aws import storage_options
     from stedi.config import RunConfig

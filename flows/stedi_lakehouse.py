@@ -12,6 +12,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.futures import as_completed
 from prefect.runtime import flow_run
 from prefect.task_runners import ProcessPoolTaskRunner
+from prefect_aws import AwsCredentials
 
 from stedi import progress, validation_pool
 from stedi.aws import describe, storage_options
@@ -94,15 +95,15 @@ def stedi_lakehouse(
     lakehouse: str,
     policy: str = "strict",
     full_refresh: bool = False,
-    aws_credentials: str | None = None,
+    aws_credentials: AwsCredentials | str | None = None,
     drop_vanished: bool = False,
 ) -> RunSummary:
     """Ingest new landing files, then recompute the days of the derived tables that changed.
 
     Every table is validated before it is committed; the run holds the lakehouse lock throughout.
     A full refresh keeps the rows of landing files that have vanished since they were loaded
-    unless `drop_vanished`. `aws_credentials` names a prefect-aws AwsCredentials block for s3://
-    URIs; without it the AWS_* environment of the worker is used.
+    unless `drop_vanished`. `aws_credentials` is a prefect-aws AwsCredentials block for s3:// URIs
+    (picked in the UI, or its name); without it the AWS_* environment of the worker is used.
     """
     validation_pool.start()  # Great Expectations loads in its own process while the ingest begins
     options = storage_options(aws_credentials)

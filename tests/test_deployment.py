@@ -1,7 +1,11 @@
-"""prefect.yaml as production runs it: a real Prefect server, a process worker and deployment runs."""
+"""prefect.yaml and deployments/remote.yaml as production runs them: read by Prefect's own loader, then
+registered on a real Prefect server and run by a process worker."""
 
 from __future__ import annotations
 
+import importlib
+import inspect
+import io
 import json
 import os
 import re
@@ -17,6 +21,7 @@ from urllib.parse import unquote
 
 import httpx
 import pytest
+import yaml
 from deltalake import DeltaTable
 
 from stedi.generate import GeneratorSpec, generate
@@ -28,6 +33,9 @@ from tests.services import free_port, start, stop, tail, wait_http
 pytestmark = pytest.mark.integration
 
 BIN = Path(sys.executable).parent
+LOCAL_YAML = REPO / "prefect.yaml"
+REMOTE_YAML = REPO / "deployments" / "remote.yaml"
+DEPLOYMENTS = ["hourly", "backfill", "erasure", "maintenance"]
 FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 TASKS = {
     "customer_landing",
@@ -58,10 +66,10 @@ class Server:
         response.raise_for_status()
         return response.json()
 
-    def prefect(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def prefect(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
             [str(BIN / "prefect"), *args],
-            env=self.env,
+            env=self.env | (env or {}),
             cwd=REPO,
             capture_output=True,
             text=True,
@@ -77,6 +85,18 @@ class Server:
         assert match, out
         return match.group(1)
 
+    def run_with(self, deployment: str, parameters: dict[str, Any]) -> str:
+        """A flow run created through the API, as the UI does (a picked block is a `$ref`)."""
+        found = self.get(f"/deployments/name/{deployment}")
+        run: dict[str, Any] = self.post(
+            f"/deployments/{found['id']}/create_flow_run", {"parameters": parameters}
+        )
+        return str(run["id"])
+
+    def logs(self, flow_run_id: str) -> list[str]:
+        body = {"logs": {"flow_run_id": {"any_": [flow_run_id]}}, "sort": "TIMESTAMP_ASC"}
+        return [str(entry["message"]) for entry in self.post("/logs/filter", body)]
+
     def wait(self, flow_run_id: str, timeout: float = 300) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -85,6 +105,86 @@ class Server:
                 return run
             time.sleep(1)
         raise AssertionError(f"flow run {flow_run_id} unfinished after {timeout:.0f} s:\n{tail(self.logs)}")
+
+
+# --- The deployment files, as `prefect deploy` reads them ---------------------------------------------
+
+
+def load_deploy_file(path: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Deployments and actions of `path` through the loader of `prefect deploy` (its pydantic model).
+
+    That loader prints a validation error and carries on with no deployments: the error is returned in
+    the assertion message instead.
+    """
+    from prefect.cli.deploy._config import _load_deploy_configs_and_actions
+    from rich.console import Console
+
+    printed = io.StringIO()
+    deployments, actions = _load_deploy_configs_and_actions(path, console=Console(file=printed, width=200))
+    assert [d.get("name") for d in deployments] == DEPLOYMENTS, printed.getvalue()
+    return deployments, actions
+
+
+def bind_step(step: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Check that a step names an importable Prefect step and that its arguments fit its signature."""
+    ((name, arguments),) = step.items()
+    module, _, function = name.rpartition(".")
+    fn = getattr(importlib.import_module(module), function)
+    inspect.signature(fn).bind(**{k: v for k, v in arguments.items() if k not in {"id", "requires"}})
+    return name, arguments
+
+
+@pytest.mark.parametrize("path", [LOCAL_YAML, REMOTE_YAML], ids=["prefect.yaml", "remote.yaml"])
+def test_the_deployment_files_load_with_prefects_own_model(path: Path) -> None:
+    from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
+
+    deployments, actions = load_deploy_file(path)
+    for step in actions["pull"]:
+        bind_step(step)
+    for d in deployments:
+        file, _, function = d["entrypoint"].partition(":")
+        assert f"def {function}(" in (REPO / file).read_text(), d["entrypoint"]
+        limit = d["concurrency_limit"]
+        config = ConcurrencyLimitConfig.model_validate(limit if isinstance(limit, dict) else {"limit": limit})
+        assert config.limit == 1, d["name"]
+        expected = (
+            ConcurrencyLimitStrategy.CANCEL_NEW if d["name"] == "hourly" else ConcurrencyLimitStrategy.ENQUEUE
+        )
+        assert config.collision_strategy == expected, d["name"]
+        assert d["parameters"]["aws_credentials"] == "{{ $STEDI_AWS_CREDENTIALS_BLOCK }}", d["name"]
+
+
+def test_the_remote_variant_clones_a_commit_and_installs_the_lock() -> None:
+    _, actions = load_deploy_file(REMOTE_YAML)
+    (clone, clone_args), (install, install_args) = (bind_step(step) for step in actions["pull"])
+    assert clone == "prefect.deployments.steps.git_clone"
+    assert clone_args["commit_sha"] == "{{ $STEDI_GIT_COMMIT }}"
+    assert install == "prefect.deployments.steps.pip_install_requirements"
+    assert install_args["directory"] == "{{ " + clone_args["id"] + ".directory }}"
+    assert (REPO / install_args["requirements_file"]).is_file()
+    assert "--require-hashes" in (REPO / "Makefile").read_text()  # the lock is what `make install` uses
+
+
+def test_both_variants_define_the_same_deployments() -> None:
+    """remote.yaml differs from prefect.yaml only in how the code reaches the worker."""
+    differs = {"pull", "work_pool", "description"}
+    local, _ = load_deploy_file(LOCAL_YAML)
+    remote, _ = load_deploy_file(REMOTE_YAML)
+    for here, there in zip(local, remote, strict=True):
+        assert {k: v for k, v in here.items() if k not in differs} == {
+            k: v for k, v in there.items() if k not in differs
+        }
+    assert {d["work_pool"]["name"] for d in local} == {"stedi-process"}
+    assert {d["work_pool"]["name"] for d in remote} == {"stedi-remote"}
+
+
+def test_the_deployment_guide_lists_every_deployment() -> None:
+    guide = (REPO / "deployments" / "README.md").read_text()
+    assert [name for name in DEPLOYMENTS if f"`{name}`" not in guide] == []
+    assert "deployments/remote.yaml" in guide
+
+
+# --- On a real server and worker ----------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -144,6 +244,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def test_deployments_are_registered_with_the_hourly_schedule(server: Server) -> None:
     hourly = server.get("/deployments/name/stedi-lakehouse/hourly")
     backfill = server.get("/deployments/name/stedi-lakehouse/backfill")
+    server.get("/deployments/name/erase-subjects/erasure")
+    server.get("/deployments/name/stedi-maintenance/maintenance")
+    # An overrunning hour skips the next run instead of queueing it; a manual backfill waits its turn.
+    assert hourly["concurrency_limit"] == backfill["concurrency_limit"] == 1
+    assert hourly["concurrency_options"]["collision_strategy"] == "CANCEL_NEW"
+    assert (backfill["concurrency_options"] or {}).get("collision_strategy", "ENQUEUE") == "ENQUEUE"
     assert [(s["schedule"]["cron"], s["schedule"]["timezone"], s["active"]) for s in hourly["schedules"]] == [
         ("0 * * * *", "UTC", True)
     ]
@@ -202,3 +308,107 @@ def test_a_run_that_breaks_a_blocking_expectation_fails_naming_it(server: Server
     assert not [r for r in records if r["email"].replace("@", " at ") in run["state"]["message"]]
     # Nothing was published: the aborted stream committed no Delta version.
     assert not DeltaTable.is_deltatable(str(tmp_path / "lake" / "landing" / "customer_landing"))
+
+
+def test_aws_credentials_offers_the_block_picker(server: Server) -> None:
+    for name in ("stedi-lakehouse/hourly", "erase-subjects/erasure", "stedi-maintenance/maintenance"):
+        schema = server.get(f"/deployments/name/{name}")["parameter_openapi_schema"]
+        choices = schema["properties"]["aws_credentials"]["anyOf"]
+        assert {"$ref": "#/definitions/AwsCredentials"} in choices, name
+        assert {"type": "string"} in choices, name  # a block name typed in, or "" for the AWS_* environment
+        assert schema["definitions"]["AwsCredentials"]["block_type_slug"] == "aws-credentials", name
+
+
+def test_an_hourly_run_is_skipped_while_the_previous_one_runs(server: Server, tmp_path: Path) -> None:
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    generate(landing, GeneratorSpec(customers=20, seed=9, files=1))
+    params = {"landing": str(landing), "lakehouse": str(lake)}
+    first = server.run_with("stedi-lakehouse/hourly", params)
+    second = server.run_with("stedi-lakehouse/hourly", params)
+    runs = [server.wait(first), server.wait(second)]
+    assert sorted(r["state"]["type"] for r in runs) == ["CANCELLED", "COMPLETED"], tail(server.logs)
+    (skipped,) = (r for r in runs if r["state"]["type"] == "CANCELLED")
+    assert skipped["state"]["message"] == "Deployment concurrency limit reached."
+
+
+def _save_credentials_block(server: Server, name: str) -> str:
+    """An AwsCredentials block with test keys (a local lake never calls its endpoint); returns its id."""
+    script = (
+        "from prefect_aws import AwsClientParameters, AwsCredentials\n"
+        "block = AwsCredentials(aws_access_key_id='test-key-id', aws_secret_access_key='test-secret-key',"
+        " region_name='us-east-1', aws_client_parameters=AwsClientParameters(endpoint_url='http://127.0.0.1:9'))\n"
+        f"print(block.save({name!r}, overwrite=True))\n"
+    )
+    done = subprocess.run(
+        [str(BIN / "python"), "-c", script],
+        env=server.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().splitlines()[-1]
+
+
+def test_a_picked_credentials_block_and_a_block_name_both_reach_the_flow(
+    server: Server, tmp_path: Path
+) -> None:
+    block_id = _save_credentials_block(server, "stedi-test-aws")
+    landing = tmp_path / "landing"
+    generate(landing, GeneratorSpec(customers=20, seed=4, files=1))
+    for n, credentials in enumerate([{"$ref": {"block_document_id": block_id}}, "stedi-test-aws"]):
+        params = {
+            "landing": str(landing),
+            "lakehouse": str(tmp_path / f"lake{n}"),
+            "aws_credentials": credentials,
+        }
+        run_id = server.run_with("stedi-lakehouse/backfill", params)
+        run = server.wait(run_id)
+        assert run["state"]["type"] == "COMPLETED", f"{run['state']}\n{tail(server.logs)}"
+        assert run["parameters"]["aws_credentials"] == credentials  # a reference or a name, never a key
+        logs = "\n".join(server.logs(run_id))
+        assert "storage options from an AwsCredentials block" in logs
+        assert "test-secret-key" not in logs
+
+    missing = server.run_with(
+        "stedi-lakehouse/backfill",
+        {"landing": str(landing), "lakehouse": str(tmp_path / "lake2"), "aws_credentials": "no-such-block"},
+    )
+    run = server.wait(missing)
+    assert run["state"]["type"] == "FAILED"
+    assert "no AwsCredentials block named 'no-such-block'" in run["state"]["message"]
+
+
+def test_the_remote_variant_runs_the_cloned_commit(server: Server, tmp_path: Path) -> None:
+    """deployments/remote.yaml's pull steps, for real: clone this repository at HEAD, install the lock."""
+    config = yaml.safe_load(REMOTE_YAML.read_text())
+    backfill = next(d for d in config["deployments"] if d["name"] == "backfill")
+    # Registered under its own name on the worker's pool, so the local deployments stay as they are.
+    config["deployments"] = [backfill | {"name": "backfill-remote", "work_pool": {"name": "stedi-process"}}]
+    config.pop("definitions")
+    prefect_file = tmp_path / "remote.yaml"
+    prefect_file.write_text(yaml.safe_dump(config, sort_keys=False))
+    commit = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    git = {"STEDI_GIT_REPOSITORY": REPO.as_uri(), "STEDI_GIT_COMMIT": commit}
+    server.prefect("--no-prompt", "deploy", "--all", "--prefect-file", str(prefect_file), env=git)
+    registered = server.get("/deployments/name/stedi-lakehouse/backfill-remote")
+    assert registered["pull_steps"][0]["prefect.deployments.steps.git_clone"] == {
+        "id": "clone",
+        "repository": REPO.as_uri(),
+        "commit_sha": commit,
+    }
+
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    generate(landing, GeneratorSpec(customers=30, seed=6, files=1))
+    run_id = server.run_deployment(
+        "stedi-lakehouse/backfill-remote", landing=str(landing), lakehouse=str(lake)
+    )
+    run = server.wait(run_id, timeout=600)
+    assert run["state"]["type"] == "COMPLETED", f"{run['state']}\n{tail(server.logs)}"
+    logs = "\n".join(server.logs(run_id))
+    assert "Running 2 deployment pull step(s)" in logs
+    expected = strict_counts(landing)
+    assert {t: Lake(str(lake), {}).count(t) for t in expected} == expected
