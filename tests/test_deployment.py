@@ -247,7 +247,7 @@ def test_deployments_are_registered_with_the_hourly_schedule(server: Server) -> 
     server.get("/deployments/name/erase-subjects/erasure")
     server.get("/deployments/name/stedi-maintenance/maintenance")
     # An overrunning hour skips the next run instead of queueing it; a manual backfill waits its turn.
-    assert hourly["concurrency_limit"] == backfill["concurrency_limit"] == 1
+    assert hourly["global_concurrency_limit"]["limit"] == backfill["global_concurrency_limit"]["limit"] == 1
     assert hourly["concurrency_options"]["collision_strategy"] == "CANCEL_NEW"
     assert (backfill["concurrency_options"] or {}).get("collision_strategy", "ENQUEUE") == "ENQUEUE"
     assert [(s["schedule"]["cron"], s["schedule"]["timezone"], s["active"]) for s in hourly["schedules"]] == [
