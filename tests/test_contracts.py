@@ -117,6 +117,27 @@ def test_the_process_pool_task_runner_exists() -> None:
     assert "initializer" in inspect.signature(ProcessPoolTaskRunner).parameters
 
 
+def test_prefect_still_rejects_a_picked_aws_credentials_block() -> None:
+    """Why the deployments set enforce_parameter_schema: false (prefect.yaml, deployments/remote.yaml).
+
+    Prefect's parameter check lets a block parameter be either the block's fields or a `$ref` to a saved
+    block, as "exactly one of"; all of AwsCredentials' fields are optional, so a `$ref` matches both and
+    the server answers 409 to a run with a block picked in the UI.
+    """
+    from prefect.utilities.callables import parameter_schema
+    from prefect.utilities.schema_tools.validation import ValidationError, validate
+
+    from flows.stedi_lakehouse import stedi_lakehouse
+
+    schema = parameter_schema(stedi_lakehouse).model_dump_for_openapi()
+    picked = {"$ref": {"block_document_id": "0b7e8c1e-5a6f-4f5e-9a36-7d0e4b8f2c11"}}
+    params = {"landing": "landing", "lakehouse": "lake", "aws_credentials": picked}
+    with pytest.raises(ValidationError, match="is valid under each of"):
+        validate(params, schema, raise_on_error=True, preprocess=True)
+    # If this stops raising, Prefect accepts picked blocks: set enforce_parameter_schema back to true.
+    validate(params | {"aws_credentials": "stedi-aws"}, schema, raise_on_error=True, preprocess=True)
+
+
 # --- Great Expectations --------------------------------------------------------------------------------
 
 

@@ -152,6 +152,7 @@ def test_the_deployment_files_load_with_prefects_own_model(path: Path) -> None:
         )
         assert config.collision_strategy == expected, d["name"]
         assert d["parameters"]["aws_credentials"] == "{{ $STEDI_AWS_CREDENTIALS_BLOCK }}", d["name"]
+        assert d["enforce_parameter_schema"] is False, d["name"]
 
 
 def test_the_remote_variant_clones_a_commit_and_installs_the_lock() -> None:
@@ -249,6 +250,7 @@ def test_deployments_are_registered_with_the_hourly_schedule(server: Server) -> 
     # An overrunning hour skips the next run instead of queueing it; a manual backfill waits its turn.
     assert hourly["global_concurrency_limit"]["limit"] == backfill["global_concurrency_limit"]["limit"] == 1
     assert hourly["concurrency_options"]["collision_strategy"] == "CANCEL_NEW"
+    assert hourly["enforce_parameter_schema"] is False  # a picked AwsCredentials block must get through
     assert (backfill["concurrency_options"] or {}).get("collision_strategy", "ENQUEUE") == "ENQUEUE"
     assert [(s["schedule"]["cron"], s["schedule"]["timezone"], s["active"]) for s in hourly["schedules"]] == [
         ("0 * * * *", "UTC", True)
