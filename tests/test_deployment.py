@@ -93,7 +93,7 @@ class Server:
         )
         return str(run["id"])
 
-    def logs(self, flow_run_id: str) -> list[str]:
+    def run_logs(self, flow_run_id: str) -> list[str]:
         body = {"logs": {"flow_run_id": {"any_": [flow_run_id]}}, "sort": "TIMESTAMP_ASC"}
         return [str(entry["message"]) for entry in self.post("/logs/filter", body)]
 
@@ -369,7 +369,7 @@ def test_a_picked_credentials_block_and_a_block_name_both_reach_the_flow(
         run = server.wait(run_id)
         assert run["state"]["type"] == "COMPLETED", f"{run['state']}\n{tail(server.logs)}"
         assert run["parameters"]["aws_credentials"] == credentials  # a reference or a name, never a key
-        logs = "\n".join(server.logs(run_id))
+        logs = "\n".join(server.run_logs(run_id))
         assert "storage options from an AwsCredentials block" in logs
         assert "test-secret-key" not in logs
 
@@ -410,7 +410,7 @@ def test_the_remote_variant_runs_the_cloned_commit(server: Server, tmp_path: Pat
     )
     run = server.wait(run_id, timeout=600)
     assert run["state"]["type"] == "COMPLETED", f"{run['state']}\n{tail(server.logs)}"
-    logs = "\n".join(server.logs(run_id))
+    logs = "\n".join(server.run_logs(run_id))
     assert "Running 2 deployment pull step(s)" in logs
     expected = strict_counts(landing)
     assert {t: Lake(str(lake), {}).count(t) for t in expected} == expected
