@@ -68,7 +68,7 @@ def with_duckdb(path: Path) -> tuple[list[str], Rows]:
     dataset = DeltaTable(str(path)).to_pyarrow_dataset(filesystem=local)
     with duckdb.connect() as con:
         con.register("delta_table", dataset)
-        result = con.sql("SELECT * FROM delta_table").fetch_arrow_table()
+        result = con.sql("SELECT * FROM delta_table").to_arrow_table()
     return canonical(result)
 
 
@@ -105,7 +105,7 @@ for log in sorted(Path(sys.argv[1]).rglob("_delta_log")):
     )
     with duckdb.connect() as con:
         con.register("t", dataset)
-        (duck,) = con.sql("SELECT count(*) FROM t").fetchone()
+        ((duck,),) = con.sql("SELECT count(*) FROM t").fetchall()
     counts[log.parent.name] = [duck, pl.read_delta(path).height, pl.scan_delta(path).collect().height]
 print(json.dumps(counts))
 """
