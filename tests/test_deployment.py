@@ -370,7 +370,7 @@ def test_a_picked_credentials_block_and_a_block_name_both_reach_the_flow(
         assert run["state"]["type"] == "COMPLETED", f"{run['state']}\n{tail(server.logs)}"
         assert run["parameters"]["aws_credentials"] == credentials  # a reference or a name, never a key
         logs = "\n".join(server.run_logs(run_id))
-        assert "storage options from an AwsCredentials block" in logs
+        assert "storage options from AwsCredentials block stedi-test-aws" in logs
         assert "test-secret-key" not in logs
 
     missing = server.run_with(
