@@ -232,7 +232,7 @@ def commit_table(
     """
     lake = Lake.of(config)
     previous: Mapping[str, object] = {}
-    if lake.exists(table):
+    if lake.exists(table) and not full:  # a full build replaces every day: no count is kept
         found = lake.build_info(table, DAY_COUNTS)
         previous = found[1] if found else {}
     per_day = {d: c for d, c in day_counts_from(previous).items() if d not in {day_key(x) for x in days}}
