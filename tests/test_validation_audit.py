@@ -308,11 +308,6 @@ def test_the_rule_and_the_audit_agree_on_who_owns_a_device(seed: int) -> None:
     assert kept == accepted
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the rule takes an undated record to be in force only until its customer's newest date; "
-    "the audit, failing closed, at all times (the record may be the newest: the customer is suspended)",
-)
 def test_the_rule_and_the_audit_agree_on_a_device_named_by_an_undated_record() -> None:
     # a names s1 at C+10, then s2 in a record without lastUpdateDate that arrives later; b names s2
     records = landing(

@@ -3,9 +3,9 @@
 A customer's records ordered by lastUpdateDate form its history. A record is in force from its
 lastUpdateDate until the customer's next (later) lastUpdateDate; the customer's first dated record is
 in force from the beginning of time, its last until the end of time. A record without lastUpdateDate
-cannot be placed, so it is taken to be in force from the beginning of time until the customer's
-newest lastUpdateDate (for ever when the customer has no dated record): it can only widen the times
-at which a device counts as shared, never give a device to anyone.
+cannot be placed (it may even be the newest: its customer is suspended), so it is taken to be in
+force at all times: it can only widen the times at which a device counts as shared, and its own
+customer, suspended, keeps no reading.
 
 A reading taken at time t on serial s belongs to customer k iff a record of k in force at t names s
 (serials compared normalised, see stedi.identity) and no other customer's record in force at t names
@@ -102,9 +102,8 @@ def record_periods(customers: pa.Table) -> list[tuple[str, str, int, int]]:
     for key, serial, date in zip(keys, serials, dates, strict=True):
         if key is None or not serial:
             continue
-        if date is None:
-            newest = max(history[key]) if key in history else END
-            out.append((serial, key, BEGINNING, newest))
+        if date is None:  # fail closed: it may be the newest record, so it may still be in force
+            out.append((serial, key, BEGINNING, END))
         else:
             start = BEGINNING if date == firsts[key] else date
             out.append((serial, key, start, nexts[key][date]))
