@@ -223,8 +223,12 @@ class Lake:
         added: Collection[PartFile],
         removed: Collection[str],
         metadata: Mapping[str, str],
+        data_change: bool = True,
     ) -> int:
-        """Commit files written by `write_part` and remove `removed` (table paths) as one Delta version."""
+        """Commit files written by `write_part` and remove `removed` (table paths) as one Delta version.
+
+        `data_change=False` marks a rewrite that moves rows without changing them (compaction).
+        """
         from deltalake.transaction import AddAction, RemoveAction
 
         spec = REGISTRY[table]
@@ -232,9 +236,11 @@ class Lake:
             self.write(table, spec.schema.empty_table(), metadata=None)
         now = int(time.time() * 1000)
         actions: list[AddAction | RemoveAction] = [
-            RemoveAction(path=p, data_change=True, deletion_timestamp=now) for p in sorted(removed)
+            RemoveAction(path=p, data_change=data_change, deletion_timestamp=now) for p in sorted(removed)
         ]
-        actions += [AddAction(f.path, f.size, f.partition, now, True, json.dumps(f.stats)) for f in added]
+        actions += [
+            AddAction(f.path, f.size, f.partition, now, data_change, json.dumps(f.stats)) for f in added
+        ]
         checkpoint(f"before_commit:{table}")
         try:
             self.delta(table).create_write_transaction(
