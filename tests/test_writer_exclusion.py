@@ -102,6 +102,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "PREFECT_SERVER_API_PORT": str(port),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_UI_ENABLED": "false",
+        # No scheduled runs: a cron firing mid-test would race the tests' own runs of the deployments.
+        "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false",
         "DO_NOT_TRACK": "1",
         "STEDI_SUBJECT_SALT": os.environ["STEDI_SUBJECT_SALT"],
     }
