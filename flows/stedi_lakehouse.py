@@ -18,6 +18,7 @@ from stedi import progress, validation_pool
 from stedi.aws import describe, storage_options
 from stedi.config import RunConfig
 from stedi.lock import lakehouse_lock
+from stedi.process import die_with_parent
 from stedi.registry import REGISTRY
 from stedi.report import RunSummary, StepReport
 from stedi.storage import Landing
@@ -34,8 +35,12 @@ WARM_LANDING_BYTES = 64 * 2**20
 
 
 def local_runner() -> Any:
-    """The default task runner: a process per core for the units of days."""
-    return ProcessPoolTaskRunner(max_workers=WORKERS)
+    """The default task runner: a process per core for the units of days.
+
+    The workers end with the process that started them, also when it is killed: a killed run
+    leaves no worker holding its files or its output pipes.
+    """
+    return ProcessPoolTaskRunner(max_workers=WORKERS, initializer=die_with_parent, initargs=(os.getpid(),))
 
 
 def run_name() -> str:

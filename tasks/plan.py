@@ -124,6 +124,9 @@ def changed_keys(old: pa.Table, new: pa.Table, policy: Policy) -> pa.Array:
 
 
 TARGET_UNIT_ROWS = 2_000_000  # rows of a unit: one validation run, one task
+# Below this many rows a table's days are one unit in the flow process: starting worker processes
+# (each imports Prefect, deltalake, DuckDB and GX) costs more than the work.
+MIN_PARALLEL_ROWS = 500_000
 
 
 @dataclass(frozen=True)
@@ -219,5 +222,6 @@ def dirty_days(
     versions = {i: lake.version(i) for i in spec.inputs}
     # A day no landing row is left in still runs: it removes the table's rows of that day.
     weights = {d: max(1, sizes.get(d, 0)) for d in days}
-    units = [DayUnit(table, u, versions) for u in work_units(weights, TARGET_UNIT_ROWS, workers)]
+    spread = workers if sum(weights.values()) >= MIN_PARALLEL_ROWS else 1
+    units = [DayUnit(table, u, versions) for u in work_units(weights, TARGET_UNIT_ROWS, spread)]
     return DayWork(table, sorted(days), sorted(removed), units)

@@ -96,9 +96,12 @@ def test_flow_on_two_dask_workers_equals_the_single_process_run(
     stedi_lakehouse(landing=str(landing), lakehouse=str(tmp_path / "local"))
     # Small batches, so every large-enough table's validation is split over the workers.
     monkeypatch.setattr("stedi.validation.BATCH_ROWS", 2_000)
+    monkeypatch.setattr("tasks.plan.MIN_PARALLEL_ROWS", 0)  # the units of days go to the workers too
     stedi_lakehouse_dask(landing=str(landing), lakehouse=str(tmp_path / "dask"), dask_address=dask_cluster)
 
-    assert any("validate_part" in p for p in tasks_run_on(dask_cluster))
+    ran = tasks_run_on(dask_cluster)
+    assert any("validate_part" in p for p in ran)
+    assert any("build_days" in p for p in ran)
     local, on_dask = Lake(str(tmp_path / "local"), {}), Lake(str(tmp_path / "dask"), {})
     expected, actual = tables(local), tables(on_dask)
     for table in TABLES:
