@@ -20,7 +20,10 @@ from stedi.storage import Lake
 from tasks.days import DayUnit
 from tasks.options import TASK_OPTIONS
 
-READING_SOURCES = [t for t in REGISTRY.sources() if REGISTRY[t].time_column]
+
+def reading_sources() -> list[str]:
+    """The landing tables of reading feeds (asked each time: tables can be registered at run time)."""
+    return [t for t in REGISTRY.sources() if REGISTRY[t].time_column]
 
 
 @dataclass(frozen=True)
@@ -78,13 +81,13 @@ def plan_build(config: RunConfig, full_refresh: bool = False) -> BuildPlan:
     else:
         base, reason = previous, "new or changed landing rows"
     days: dict[str, list[date]] = {}
-    for table in READING_SOURCES:
+    for table in reading_sources():
         changed = changed_days(lake, table, base, record)
         if changed is None:
             base, reason = None, f"the log of {table} no longer holds every commit since the last build"
         days[table] = changed or []
     if base is None:
-        days = {t: sorted(landing_days(lake, t)) for t in READING_SOURCES}
+        days = {t: sorted(landing_days(lake, t)) for t in reading_sources()}
     logger.info(
         "building the derived tables (%s): %s",
         reason,
@@ -141,7 +144,7 @@ class DayWork:
 
 def _landing_of(table: str) -> list[str]:
     """The landing reading tables whose days size a derived table's units."""
-    found = [t for t in REGISTRY[table].inputs if t in READING_SOURCES]
+    found = [t for t in REGISTRY[table].inputs if t in reading_sources()]
     if found:
         return found
     return [s for i in REGISTRY[table].inputs if REGISTRY[i].time_column for s in _landing_of(i)]
@@ -174,7 +177,7 @@ def serials_of(lake: Lake, keys: pa.Array, policy: Policy) -> pa.Array:
 
 def days_of_customers(lake: Lake, table: str, keys: pa.Array, policy: Policy) -> set[date]:
     """Days of `table`'s landing input holding readings of these customers (by email or device)."""
-    landing = [i for i in REGISTRY[table].inputs if i in READING_SOURCES]
+    landing = [i for i in REGISTRY[table].inputs if i in reading_sources()]
     if not len(keys) or not landing or REGISTRY[landing[0]].subject is None:
         return set()
     column, kind = REGISTRY[landing[0]].subject or ("", Subject.TEXT)
