@@ -161,11 +161,13 @@ def _ingest(
         tally.rows += rows.num_rows
         return rows
 
+    kept = _kept_rows(lake, feed, run.keep_rows_of, known)  # opened before the write starts
+
     def chunks() -> Iterator[tuple[pa.Table, pa.Table]]:
         groups = group_files(run.files, lambda f: f.size)
         parsed = ([_read(landing, feed, f, listed[f.path].path) for f in g] for g in groups)
         new = landing_groups(feed, parsed, ingested_at, known, tally)
-        for rows in itertools.chain(_kept_rows(lake, feed, run.keep_rows_of, known), new):
+        for rows in itertools.chain(kept, new):
             rows = drop_erased_rows(rows)
             yield rows, rows
 
@@ -226,14 +228,22 @@ def _load_known(lake: Lake, table: str, exclude: list[str], known: SeenIds) -> N
 
 
 def _kept_rows(lake: Lake, feed: Feed, files: list[str], known: SeenIds) -> Iterator[pa.Table]:
-    """On a rebuild, the rows of vanished files stay: stream them from the current table."""
+    """On a rebuild, the rows of vanished files stay: stream them from the current table.
+
+    The table is opened now, not when the stream is read: the stream is read inside the Delta write,
+    where opening another Delta table would start a second deltalake runtime and panic.
+    """
     if not files:
-        return
-    for batch in lake.batches(
-        feed.landing_table, feed.landing_schema.names, pc.field("_source_file").isin(files)
-    ):
-        known.add(from_ids(batch.column("_record_id")))
-        yield pa.Table.from_batches([batch]).cast(feed.landing_schema)
+        return iter(())
+    where = pc.field("_source_file").isin(files)
+    source = lake.batches(feed.landing_table, feed.landing_schema.names, where)
+
+    def rows() -> Iterator[pa.Table]:
+        for batch in source:
+            known.add(from_ids(batch.column("_record_id")))
+            yield pa.Table.from_batches([batch]).cast(feed.landing_schema)
+
+    return rows()
 
 
 def _unchanged(lake: Lake, table: str, counts: dict[str, int]) -> StepReport:
