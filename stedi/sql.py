@@ -1,6 +1,6 @@
 """SQL over the lakehouse tables by name, with time travel (DataFusion through deltalake's QueryBuilder).
 
-QueryBuilder is one of the read paths that cannot abort the interpreter at exit (see FACTS.md).
+QueryBuilder is one of the read paths that cannot abort the interpreter at exit.
 """
 
 from __future__ import annotations

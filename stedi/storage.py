@@ -69,7 +69,11 @@ class Lake:
         return self.delta(table).version() if self.exists(table) else None
 
     def read(self, table: str, columns: list[str] | None = None, version: int | None = None) -> pa.Table:
-        """Read a whole table in a way that cannot abort the interpreter at exit (see FACTS.md)."""
+        """Read a whole table in a way that cannot abort the interpreter at exit.
+
+        A threaded scan through deltalake's own filesystem can abort it: local tables are read through
+        Arrow's filesystem, remote ones through DataFusion.
+        """
         dt = self.delta(table, version)
         if is_local(self.root):
             path = self.uri(table).removeprefix("file://")
@@ -107,7 +111,7 @@ class Lake:
         """Rows of a table version matching `filter`, from `files` only when given.
 
         Files whose statistics rule the filter out are not opened. Threads only with the local
-        filesystem: the threaded scan through deltalake's filesystem can abort at exit (FACTS.md).
+        filesystem: the threaded scan through deltalake's filesystem can abort at exit.
         """
         data = self.dataset(table, version)
         if files is not None:
@@ -127,7 +131,7 @@ class Lake:
         where: pc.Expression | None = None,
         version: int | None = None,
     ) -> Iterator[pa.RecordBatch]:
-        """Stream a table's record batches, optionally filtered, in an abort-safe way (FACTS.md).
+        """Stream a table's record batches, optionally filtered, without risking an abort at exit.
 
         The table version is resolved now, so the batches can feed a Delta write (the scan itself is
         pure Arrow). Local tables are scanned with threads, remote ones without. Filters on
