@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 from typing import Any, TypeVar
 
 import pyarrow as pa
@@ -43,7 +44,7 @@ from stedi.policy import Policy
 from stedi.registry import REGISTRY, resolve
 from stedi.report import StepReport
 from stedi.rules import RuleResult
-from stedi.rules.curated import machine_learning_curated
+from stedi.rules.curated import curated_subjects, machine_learning_curated
 from stedi.rules.readings import accelerometer_trusted, device_owners, step_trainer_trusted
 from stedi.schemas import ACCELEROMETER, DAY, MS_PER_DAY, STEP_TRAINER
 from stedi.storage import Lake, PartFile
@@ -53,6 +54,23 @@ from tasks.options import TASK_OPTIONS
 
 T = TypeVar("T")
 
+# Values every unit of a build needs (customer tables, the audits' customer facts, device owners,
+# the salt, subject ids), kept by the worker process between units: computed once per worker and
+# build instead of once per unit. Keys hold the lakehouse, the input versions and the salt check,
+# so a long-lived (Dask) worker never serves one build's values to another.
+_SHARED: dict[tuple[object, ...], Any] = {}
+_SHARED_AT_MOST = 16
+
+
+def shared(key: tuple[object, ...], compute: Callable[[], T]) -> T:
+    """The value under `key`, computed on first use in this process."""
+    if key not in _SHARED:
+        if len(_SHARED) >= _SHARED_AT_MOST:
+            _SHARED.clear()
+        _SHARED[key] = compute()
+    value: T = _SHARED[key]
+    return value
+
 
 @dataclass(frozen=True)
 class DayUnit:
@@ -61,6 +79,7 @@ class DayUnit:
     table: str
     days: list[date]
     versions: dict[str, int | None]
+    salt_check: str = ""  # the build's salt check: a worker never reuses another salt's values
 
     @property
     def label(self) -> str:
@@ -89,7 +108,6 @@ class Inputs:
     unit: DayUnit
     tables: dict[str, pa.Table]
     datasets: dict[str, pads.Dataset] = field(default_factory=dict)  # one log replay per table
-    cache: dict[str, Any] = field(default_factory=dict)
 
     @property
     def policy(self) -> Policy:
@@ -109,15 +127,18 @@ class Inputs:
         return self.datasets[table].to_table(columns=columns, filter=where, use_threads=self.lake.local)
 
     def facts(self, salt: bytes | None = None) -> CustomerFacts:
-        """What the audits check rows against (consent, device ownership), once per unit."""
-        return self.once(f"facts-{salt is not None}", lambda: audit_facts(self.lake, self.policy, salt))
+        """What the audits check rows against (consent, device ownership), once per worker and build."""
+        versions = (self.lake.version("customer_landing"), self.lake.version("quarantine"))
+        key = ("facts", *self.basis, salt is not None, *versions)
+        return shared(key, lambda: audit_facts(self.lake, self.policy, salt))
+
+    @property
+    def basis(self) -> tuple[object, ...]:
+        return (self.config.lakehouse, self.policy.value, self.unit.salt_check)
 
     def once(self, name: str, compute: Callable[[], T]) -> T:
-        """A value computed once per unit (device owners, the salt), not once per day."""
-        if name not in self.cache:
-            self.cache[name] = compute()
-        value: T = self.cache[name]
-        return value
+        """A value computed once per worker and build of the unit's input versions (owners, the salt)."""
+        return shared((name, *self.basis, *sorted(self.unit.versions.items())), compute)
 
 
 DayRule = Callable[[Inputs, date], tuple[RuleResult, pa.Table]]
@@ -149,7 +170,10 @@ def machine_learning_curated_day(inputs: Inputs, day: date) -> tuple[RuleResult,
     salt = inputs.once("salt", lambda: subject_salt(inputs.config.lakehouse).value)
     customers, curated = inputs.tables["customer_landing"], inputs.tables["customer_curated"]
     ownership = inputs.once("owners", lambda: device_owners(customers))  # who owned a device when
-    result = machine_learning_curated(steps, readings, curated, inputs.policy, salt, ownership)
+    subjects = None
+    if inputs.policy is Policy.STRICT:  # every curated customer hashed once, not once per day
+        subjects = inputs.once("subjects", lambda: curated_subjects(curated, salt))
+    result = machine_learning_curated(steps, readings, curated, inputs.policy, salt, ownership, subjects)
     return result, audit_machine_learning_curated(result.table, inputs.facts(salt), steps, readings)
 
 
@@ -161,7 +185,9 @@ def _inputs(config: RunConfig, unit: DayUnit) -> Inputs:
         spec = REGISTRY[name]
         if spec.time_column is None:
             columns = spec.feed.schema.names if spec.feed is not None else None  # no lineage columns
-            tables[name] = lake.read(name, columns, version=unit.versions.get(name))
+            version = unit.versions.get(name)
+            key = ("table", config.lakehouse, name, version if version is not None else lake.version(name))
+            tables[name] = shared(key, partial(lake.read, name, columns, version=version))
     return Inputs(config, lake, unit, tables)
 
 

@@ -226,5 +226,6 @@ def dirty_days(
     # A day no landing row is left in still runs: it removes the table's rows of that day.
     weights = {d: max(1, sizes.get(d, 0)) for d in days}
     spread = workers if sum(weights.values()) >= MIN_PARALLEL_ROWS else 1
-    units = [DayUnit(table, u, versions) for u in work_units(weights, TARGET_UNIT_ROWS, spread)]
+    check = plan.record.salt_check
+    units = [DayUnit(table, u, versions, check) for u in work_units(weights, TARGET_UNIT_ROWS, spread)]
     return DayWork(table, sorted(days), sorted(removed), units)

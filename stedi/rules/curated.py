@@ -22,6 +22,7 @@ def machine_learning_curated(
     policy: Policy,
     salt: bytes,
     ownership: Ownership | None = None,
+    subjects: pa.Array | None = None,
 ) -> RuleResult:
     """Each trusted step reading with the trusted accelerometer readings of the same time.
 
@@ -30,7 +31,8 @@ def machine_learning_curated(
     `subject_id`. Pass `ownership=device_owners(customer records)` (every record, not just the
     curated ones): without it only the curated records' current devices are known, and a reading
     from before a device changed hands would go to its current owner. `udacity` joins on time alone,
-    as the course did.
+    as the course did. `subjects`: `curated_subjects(curated, salt)` (strict) when the caller keeps
+    it between calls (it hashes every curated customer).
     """
     if policy is Policy.UDACITY:
         joined = steps.select(["sensorReadingTime", "distanceFromObject"]).join(
@@ -43,7 +45,7 @@ def machine_learning_curated(
         table = joined.append_column("subject_id", subjects)
     else:
         # Owners become small integers, so the join compares two integer columns per row.
-        keys = normalise_email(curated["email"]).combine_chunks()
+        keys = curated_keys(curated)
         owner_ids = pa.array(range(len(keys)), pa.int32())
         owner, _ = owner_at(
             steps["serialNumber"], steps["sensorReadingTime"], ownership or device_owners(curated)
@@ -69,7 +71,17 @@ def machine_learning_curated(
         joined = left.join(
             right, keys=[OWNER, "sensorReadingTime"], right_keys=[OWNER, "timestamp"], join_type="inner"
         )
-        subjects = subject_ids(keys, salt).take(joined[OWNER])
-        table = joined.append_column("subject_id", subjects)
+        ids = subjects if subjects is not None else curated_subjects(curated, salt)
+        table = joined.append_column("subject_id", ids.take(joined[OWNER]))
     table = table.select(ML_SCHEMA.names).cast(ML_SCHEMA)
     return RuleResult(table, {"step_readings": steps.num_rows, "rows": table.num_rows})
+
+
+def curated_keys(curated: pa.Table) -> pa.Array:
+    """The customer keys of customer_curated rows, in row order."""
+    return normalise_email(curated["email"]).combine_chunks()
+
+
+def curated_subjects(curated: pa.Table, salt: bytes) -> pa.Array:
+    """Subject ids of customer_curated rows in row order (of their normalised emails)."""
+    return subject_ids(curated_keys(curated), salt)
