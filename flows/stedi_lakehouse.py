@@ -22,7 +22,7 @@ from stedi.process import die_with_parent
 from stedi.registry import REGISTRY
 from stedi.report import RunSummary, StepReport
 from stedi.storage import Landing
-from tasks.artifacts import publish_validation_artifacts
+from tasks.artifacts import publish_validation_artifacts, recorded_when_stopped
 from tasks.customers import build_whole
 from tasks.days import UnitResult, build_days, commit_table, describe_derived_tables, prepare_worker
 from tasks.landing import landing_feed
@@ -66,13 +66,13 @@ def build_table(config: RunConfig, plan: BuildPlan, work: DayWork) -> StepReport
     return report
 
 
-def build_derived_tables(config: RunConfig, plan: BuildPlan, workers: int) -> list[StepReport]:
-    """Every derived table in build order: small tables whole, reading tables by their dirty days.
+def build_derived_tables(config: RunConfig, plan: BuildPlan, workers: int, reports: list[StepReport]) -> None:
+    """Every derived table in build order (each appended to `reports` as it completes): small tables
+    whole, reading tables by their dirty days.
 
     A reading table recomputes the days its landing input changed, the days its derived inputs
     recomputed, and the days holding readings of customers whose decisions changed upstream.
     """
-    reports: list[StepReport] = []
     # Per whole table: keys of the customers it or its inputs decide anew (None: every customer).
     changed: dict[str, list[str] | None] = {}
     recomputed: dict[str, list[date]] = {}  # per reading table: the days this build replaced
@@ -91,7 +91,6 @@ def build_derived_tables(config: RunConfig, plan: BuildPlan, workers: int) -> li
         work = dirty_days(config, plan, table, keys, also, workers)
         reports.append(build_table(config, plan, work))
         recomputed[table] = work.days
-    return reports
 
 
 @flow(name="stedi-lakehouse", flow_run_name=run_name, log_prints=False, task_runner=local_runner())
@@ -120,15 +119,16 @@ def stedi_lakehouse(
     workers = WORKERS
     if WORKERS > 1 and landing_root.size() > WARM_LANDING_BYTES:
         prepare_worker.map(range(WORKERS))  # the workers import their libraries while the ingest runs
-    with lakehouse_lock(config.lakehouse, config.storage_options, purpose="stedi build"):
-        steps: list[StepReport] = []
+    steps: list[StepReport] = []  # also read when a blocking expectation stops the run
+    lock = lakehouse_lock(config.lakehouse, config.storage_options, purpose="stedi build")
+    with lock, recorded_when_stopped(config, steps):
         for feed in REGISTRY.feeds:
             steps += landing_feed(config, feed.name, run_id, full_refresh, drop_vanished)
         plan = plan_build(config, full_refresh)
         if plan.up_to_date:
             steps += describe_derived_tables(config)
         else:
-            steps += build_derived_tables(config, plan, workers)
+            build_derived_tables(config, plan, workers, steps)
     summary = RunSummary.of(config.policy.value, steps, rebuilt=not plan.up_to_date)
     create_markdown_artifact(
         summary.to_markdown(), key="stedi-run-report", description="STEDI lakehouse run report"

@@ -166,8 +166,14 @@ def record_run(
     results: Iterable[Mapping[str, Any]],
     policy: str = Policy.STRICT.value,
     run_time: datetime | None = None,
+    stopped_at: str | None = None,
 ) -> DocsRun:
-    """Store the run's results and suites under `lakehouse` and render the run's pages and the index."""
+    """Store the run's results and suites under `lakehouse` and render the run's pages and the index.
+
+    `stopped_at` names the table whose blocking expectation stopped the run: the run is listed as
+    `<run name>-failed`, and each of its tables' batch spec (shown on the index and on the pages)
+    says where it stopped and which expectations that table did not meet.
+    """
     from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types.resource_identifiers import (
         ExpectationSuiteIdentifier,
@@ -179,7 +185,8 @@ def record_run(
     started = time.perf_counter()
     context = open_context(lakehouse, storage_options)
     changed = _store_suites(context, Policy.parse(policy))
-    run_id = RunIdentifier(run_name=run_name.replace("/", "-"), run_time=run_time or datetime.now(UTC))
+    name = f"{run_name}-failed" if stopped_at else run_name
+    run_id = RunIdentifier(run_name=name.replace("/", "-"), run_time=run_time or datetime.now(UTC))
     pages: dict[str, str] = {}
     keys = []
     for raw in results:
@@ -187,7 +194,7 @@ def record_run(
         table = stored["meta"]["table"]
         meta = {
             "run_id": run_id,
-            "batch_spec": {"data_asset_name": table},
+            "batch_spec": batch_spec(stored, stopped_at),
             "active_batch_definition": {"data_asset_name": table},
             "rows": stored["meta"]["rows"],
         }
@@ -198,6 +205,32 @@ def record_run(
         pages[table] = "/".join(parts) + ".html"
     context.build_data_docs(site_names=[SITE_NAME], resource_identifiers=[*changed, *keys])
     return DocsRun("index.html", pages, time.perf_counter() - started)
+
+
+def batch_spec(stored: Mapping[str, Any], stopped_at: str | None) -> dict[str, Any]:
+    """What the pages show of a table's batch: its name and, in a stopped run, where it stopped.
+
+    Built from a `counts_only` result, so it names rules and counts, never a value from the data.
+    """
+    table = str(stored["meta"]["table"])
+    spec: dict[str, Any] = {"data_asset_name": table}
+    if stopped_at:
+        spec["run"] = f"failed: a blocking expectation on {stopped_at} stopped it"
+    if stopped_at == table:
+        spec["failed_expectations"] = [
+            _failed(r["expectation_config"], r["result"]) for r in stored["results"] if not r["success"]
+        ]
+    return spec
+
+
+def _failed(config: Mapping[str, Any], counts: Mapping[str, Any]) -> str:
+    kwargs = config.get("kwargs") or {}
+    column = kwargs.get("column") or kwargs.get("column_A")
+    target = f" on {column}" if column else ""
+    severity = config.get("severity") or "critical"
+    unexpected, checked = counts.get("unexpected_count"), counts.get("element_count")
+    rows = f", {unexpected} of {checked} rows" if unexpected is not None and checked else ""
+    return f"{config['type']}{target} ({severity}{rows})"
 
 
 def _gx_result(stored: Mapping[str, Any], meta: dict[str, Any]) -> Any:

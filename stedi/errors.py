@@ -6,6 +6,11 @@ own code is added there too.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from stedi.validation import ValidationReport
+
 
 class StediError(Exception):
     """Root of every error this project raises on purpose."""
@@ -36,14 +41,21 @@ class LakehouseBusyError(TerminalError):
 
 
 class ValidationFailedError(TerminalError):
-    """A blocking Great Expectations check failed; the table was not published."""
+    """A blocking Great Expectations check failed; the table was not published.
 
-    def __init__(self, table: str, failures: list[str]) -> None:
+    `report` is the table's validation report (counts and rule descriptions, no values from the
+    data) when the check that raised had one: the flow records the stopped run in Data Docs with it.
+    """
+
+    def __init__(self, table: str, failures: list[str], report: ValidationReport | None = None) -> None:
         self.table = table
         self.failures = failures
+        self.report = report
         super().__init__(f"{table}: {'; '.join(failures)}")
 
-    def __reduce__(self) -> tuple[type[ValidationFailedError], tuple[str, list[str]]]:
+    def __reduce__(
+        self,
+    ) -> tuple[type[ValidationFailedError], tuple[str, list[str], ValidationReport | None]]:
         # Tasks in worker processes send their exception back pickled; the default reduction
         # would call __init__ with the message alone and fail, losing the class on the way.
-        return (type(self), (self.table, self.failures))
+        return (type(self), (self.table, self.failures, self.report))

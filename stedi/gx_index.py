@@ -3,8 +3,8 @@
 GX's index builder loads each stored validation result to learn whether it passed, so a run's
 render cost grows with the history (one read per table and run, a request each on S3). Here the
 index builder asks a stand-in for the data context that answers from `stedi-runs.json`, a small
-summary next to the index (suite, run, table -> passed, asset), and reads, then remembers, only
-results it has not seen. GX loads this module by name from the site configuration.
+summary next to the index (suite, run, table -> passed, asset, and a stopped run's batch spec), and
+reads, then remembers, only results it has not seen. GX loads this module by name from the site configuration.
 """
 
 from __future__ import annotations
@@ -55,6 +55,9 @@ class _KnownResults:
             if not isinstance(result, ExpectationSuiteValidationResult):
                 return result
             entry = {"success": bool(result.success), "asset": result.asset_name or batch_identifier}
+            spec = dict(result.meta.get("batch_spec") or {})
+            if set(spec) - {"data_asset_name"}:  # a stopped run's note: kept for the index's tooltip
+                entry["batch_spec"] = spec
             self.known[name] = entry
             self.learned = True
         asset = entry["asset"]
@@ -64,7 +67,7 @@ class _KnownResults:
             suite_name=expectation_suite_name,
             meta={
                 "active_batch_definition": {"data_asset_name": asset},
-                "batch_spec": {"data_asset_name": asset},
+                "batch_spec": entry.get("batch_spec") or {"data_asset_name": asset},
             },
         )
 

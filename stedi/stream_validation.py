@@ -167,8 +167,12 @@ class StreamValidator:
             and not all(r.success for r in self._results.get(i, []))
         ]
         if blocking:
-            report = self._partial_report(blocking)
-            raise ValidationFailedError(self.table, [o.describe() for o in report.blocking_failures])
+            # The report holds every row-wise check with results so far, so the stopped run's
+            # record shows what passed beside what failed.
+            report = self._partial_report([i for i in self._groups["rows"] if self._results.get(i)])
+            raise ValidationFailedError(
+                self.table, [o.describe() for o in report.blocking_failures], report=report
+            )
 
     def _partial_report(self, index: Sequence[int]) -> ValidationReport:
         chosen = [self.expectations[i] for i in index]

@@ -89,7 +89,9 @@ class ValidationReport:
 
     def raise_if_blocking(self) -> None:
         if self.blocking_failures:
-            raise ValidationFailedError(self.table, [o.describe() for o in self.blocking_failures])
+            raise ValidationFailedError(
+                self.table, [o.describe() for o in self.blocking_failures], report=self
+            )
 
 
 @dataclass(frozen=True)

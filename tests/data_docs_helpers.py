@@ -87,6 +87,14 @@ class Links(HTMLParser):
 CSS_URL = re.compile(r"""url\(\s*['"]?([^'")]+)['"]?\s*\)""")
 
 
+def index_rows(index: str) -> list[dict[str, Any]]:
+    """The rows of the index's validation results table (GX writes them as a Python literal)."""
+    import ast
+
+    tables = [ast.literal_eval(t) for t in re.findall(r"^\s*data: (\[.*\]),\s*$", index, re.M)]
+    return [row for rows in tables for row in rows if "run_name" in row]
+
+
 def pages(site: Path) -> Iterator[Path]:
     return (p for p in sorted(site.rglob("*.html")) if p.is_file())
 

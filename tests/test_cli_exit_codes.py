@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import signal
@@ -23,7 +24,9 @@ from stedi.errors import (
     TransientError,
     ValidationFailedError,
 )
+from stedi.validation import Outcome, ValidationReport
 from tests.cli_process import COMMAND, break_emails, small_landing, stedi
+from tests.data_docs_helpers import index_rows
 from tests.services import free_port
 
 
@@ -114,17 +117,24 @@ def test_codes_are_the_documented_numbers() -> None:
         assert f"| {int(code):>4} | {code.name:<17} |" in table, f"{code.name} missing from the docstring"
 
 
+NOT_NULL = Outcome(
+    "customer_trusted", "expect_column_values_to_not_be_null", "email", "critical", False, 2, ""
+)
+REPORT = ValidationReport("customer_trusted", 10, [NOT_NULL], 0.5)
+
+
 def test_validation_failure_keeps_its_class_across_processes() -> None:
-    """Tasks in worker processes send their exception back pickled."""
-    error = ValidationFailedError("customer_trusted", ["expect_a failed", "expect_b failed"])
+    """Tasks in worker processes send their exception back pickled, with the failing report."""
+    error = ValidationFailedError("customer_trusted", ["expect_a failed", "expect_b failed"], REPORT)
     back = pickle.loads(pickle.dumps(error))
     assert type(back) is ValidationFailedError
     assert (back.table, back.failures, str(back)) == (error.table, error.failures, str(error))
+    assert back.report == REPORT
 
 
 @task
 def _failing_check(table: str) -> int:
-    raise ValidationFailedError(table, ["expect_column_values_to_not_be_null on email failed"])
+    raise ValidationFailedError(table, [NOT_NULL.describe()], REPORT)
 
 
 @flow(task_runner=ProcessPoolTaskRunner(max_workers=1))
@@ -139,6 +149,7 @@ def test_a_flow_raises_the_failed_worker_tasks_own_error(prefect_harness: None) 
     with pytest.raises(ValidationFailedError) as raised:
         _flow_with_a_worker_process()
     assert raised.value.table == "customer_trusted"
+    assert raised.value.report == REPORT  # what the flow records the stopped run with
     assert exit_code(raised.value) is ExitCode.VALIDATION_FAILED
 
 
@@ -171,6 +182,22 @@ def test_validation_failure_exits_1(tmp_path: Path, api_env: dict[str, str]) -> 
     line = only_error_line(result, "run")
     assert line.startswith("stedi run: customer_landing: expect_column_values_to_match_regex on email failed")
     assert not DeltaTable.is_deltatable(str(tmp_path / "lake" / "landing" / "customer_landing"))
+    # the stopped run is in Data Docs, with the rule it broke and none of the broken addresses
+    site = tmp_path / "lake" / "data_docs"
+    (row,) = index_rows((site / "index.html").read_text(encoding="utf-8"))
+    assert (row["run_name"], row["asset_name"], row["_validation_success_text"]) == (
+        "strict-landing-failed",
+        "customer_landing",
+        "Failed",
+    )
+    assert "expect_column_values_to_match_regex on email (critical, " in row["batch_identifier"]
+    emails = {
+        json.loads(line)["email"]
+        for f in landing.rglob("customer*.json")
+        for line in f.read_text().splitlines()
+    }
+    for page in site.rglob("*.htm*"):
+        assert not [e for e in emails if e in page.read_text(encoding="utf-8")], page
 
 
 @pytest.mark.integration

@@ -17,6 +17,7 @@ from tests.data_docs_helpers import (
     CSS_URL,
     GOOD_EMAILS,
     broken_run_results,
+    index_rows,
     is_external,
     local_target,
     pages,
@@ -198,6 +199,7 @@ def test_the_link_opens_the_first_table_with_an_unmet_expectation() -> None:
     failing = RunSummary("strict", [step("customer_landing", True), step("customer_trusted", False)])
     passing = RunSummary("strict", [step("customer_landing", True), step("customer_trusted", True)])
     assert (run_page(docs, failing), run_page(docs, passing)) == ("b.html", "a.html")
+    assert run_page(docs, failing, stopped_at="customer_landing") == "a.html"  # the table that stopped it
     assert run_page(DocsRun("index.html", {}, 0.0), passing) == "index.html"
 
 
@@ -209,3 +211,29 @@ def test_a_run_that_validated_nothing_leaves_the_site_alone(tmp_path: Path) -> N
     config = RunConfig.build(str(tmp_path / "landing"), str(tmp_path / "lake"))
     docs = build_data_docs(config, RunSummary("strict", [StepReport("customer_trusted", 3, 10)]), "no-op")
     assert docs.pages == {} and not (tmp_path / "lake").exists()
+
+
+def test_a_stopped_run_is_listed_failed_with_the_rules_it_broke_after_later_runs(tmp_path: Path) -> None:
+    record_run(str(tmp_path), {}, "strict-a", broken_run_results(), run_time=T0)
+    stopped = record_run(
+        str(tmp_path),
+        {},
+        "strict-a",
+        broken_run_results(),
+        run_time=T0 + timedelta(hours=1),
+        stopped_at="customer_landing",
+    )
+    assert "/strict-a-failed/" in stopped.pages["customer_landing"]
+    record_run(str(tmp_path), {}, "strict-a", broken_run_results(), run_time=T0 + timedelta(hours=2))
+    site = tmp_path / "data_docs"
+    rows = index_rows((site / "index.html").read_text(encoding="utf-8"))
+    assert [r["run_name"] for r in rows] == ["strict-a", "strict-a-failed", "strict-a"]  # newest first
+    note = rows[1]["batch_identifier"]  # the index was rendered from its summary, not the stored result
+    assert (
+        "stopped it" in note
+        and "expect_column_values_to_match_regex on email (critical, 3 of 6 rows)" in note
+    )
+    assert "stopped it" not in rows[0]["batch_identifier"] + rows[2]["batch_identifier"]
+    page = (site / stopped.pages["customer_landing"]).read_text(encoding="utf-8")
+    assert "expect_column_values_to_match_regex on email (critical, 3 of 6 rows)" in page
+    assert not [v for v in BAD_EMAILS + GOOD_EMAILS if any(v in p.read_text("utf-8") for p in pages(site))]

@@ -39,9 +39,13 @@ def test_a_blocking_failure_raises_at_the_buffer_that_holds_it() -> None:
     data = frame(["a@x.t"] * 8 + ["stranger@x.t"], [C] * 9)
     stream = StreamValidator("accelerometer_trusted", Policy.STRICT, buffer_rows=4)
     stream.add(data.slice(0, 4))  # clean buffer
-    with pytest.raises(ValidationFailedError, match="accelerometer_trusted"):
+    with pytest.raises(ValidationFailedError, match="accelerometer_trusted") as raised:
         stream.add(data.slice(4))
         stream.finish()
+    report = raised.value.report  # every row-wise check so far, for the stopped run's record
+    assert report is not None and report.rows == 9
+    assert [(o.column, o.unexpected) for o in report.blocking_failures] == [("_consent_at", 1)]
+    assert len(report.outcomes) == 4 and sum(o.success for o in report.outcomes) == 3
 
 
 def test_mostly_rules_see_a_uniform_sample_of_a_long_stream() -> None:
