@@ -1,16 +1,22 @@
-"""Run audit SQL on DuckDB: an in-process connection per call, Arrow tables in and out, no files.
+"""Run audit SQL on DuckDB: Arrow tables in and out, no files.
 
-Nothing is shared between calls, so the same function runs in the flow process, in a process pool
+`query`/`queries` open an in-process connection per call (used once per build, for the customer
+facts and the whole customer tables). `Database` holds tables prepared once (the facts, numbered) in
+an in-memory database that per-day audits query through a cursor each, so threads may share it.
+Nothing is shared between processes: the same functions run in the flow process, in a process pool
 or on a Dask worker.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import os
+import threading
+from collections.abc import Callable, Mapping, Sequence
 
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 # Identity as SQL: trimmed of Unicode whitespace (the characters Arrow's utf8_trim_whitespace trims)
 # and lower-cased. Written here again, not imported: the audit must not share code with the rules.
@@ -25,6 +31,9 @@ SETUP = (
         CASE WHEN ord(s[1]) IN ({_CODES}) OR ord(s[-1]) IN ({_CODES})
              THEN regexp_replace(s, '^{_BLANK}+|{_BLANK}+$', '', 'g') ELSE s END)""",
 )
+# One DuckDB thread per database: a day's audit is ≈100k rows, where a second thread costs more CPU
+# than it saves, and the units already run one process per core.
+THREADS = "SET threads = 1"
 ROW = "_row"
 
 
@@ -46,6 +55,75 @@ def queries(sqls: Sequence[str], tables: Mapping[str, pa.Table], setup: Sequence
         return [pa.table(con.sql(sql).arrow()) for sql in sqls]
 
 
+class Database:
+    """An in-memory DuckDB database of tables prepared once, queried by many calls (and threads).
+
+    `prepare` runs statements over Arrow tables registered for the time being, once per name: what
+    they create (`CREATE TABLE ...`) stays. Each `queries` call runs on its own cursor with its own registered
+    tables. Tables derived from a further input (`derived`) are made once per input object.
+    """
+
+    _KEEP = 4  # derived tables kept per name (one per input object: a build uses one)
+
+    def __init__(self) -> None:
+        self._pid = os.getpid()
+        self._con = duckdb.connect()
+        for statement in (*SETUP, THREADS):
+            self._con.execute(statement)
+        self._lock = threading.Lock()
+        self._prepared: set[str] = set()
+        self._derived: dict[str, list[tuple[pa.Table, str]]] = {}
+        self._made = 0
+
+    def prepare(self, name: str, tables: Mapping[str, pa.Table], statements: Sequence[str]) -> None:
+        """Run `statements` (creating tables) over `tables`, registered meanwhile; once per `name`."""
+        with self._lock:
+            if name in self._prepared:
+                return
+            with self._con.cursor() as cur:
+                for table_name, table in tables.items():
+                    cur.register(table_name, table)
+                for statement in statements:
+                    cur.execute(statement)
+            self._prepared.add(name)
+
+    def derived(self, name: str, source: pa.Table, make: Callable[[str], Sequence[str]]) -> str:
+        """The name of a table made from `source` by the statements `make(table_name)`, once per object.
+
+        `make`'s statements see `source` as `source`. Arrow tables are immutable, so the same object
+        always yields the same table.
+        """
+        with self._lock:
+            found = self._derived.setdefault(name, [])
+            for seen, table in found:
+                if seen is source:
+                    return table
+            self._made += 1
+            table = f"{name}_{self._made}"
+            with self._con.cursor() as cur:
+                cur.register("source", source)
+                for statement in make(table):
+                    cur.execute(statement)
+            found.append((source, table))
+            if len(found) > self._KEEP:
+                _, dropped = found.pop(0)
+                self._con.execute(f"DROP TABLE {dropped}")
+            return table
+
+    @property
+    def usable(self) -> bool:
+        """False in a forked child: DuckDB's threads stayed in the parent."""
+        return os.getpid() == self._pid
+
+    def queries(self, sqls: Sequence[str], tables: Mapping[str, pa.Table]) -> list[pa.Table]:
+        """The results of `sqls` over the prepared tables and `tables` (registered on this call's cursor)."""
+        with self._con.cursor() as cur:
+            cur.execute(SETUP[0])
+            for name, table in tables.items():
+                cur.register(name, table)
+            return [pa.table(cur.sql(sql).arrow()) for sql in sqls]
+
+
 def numbered(table: pa.Table, columns: Sequence[str]) -> pa.Table:
     """`columns` of `table` plus its row number in `_row`, so results can be put back in row order."""
     return table.select(list(columns)).append_column(ROW, pa.array(np.arange(table.num_rows, dtype=np.int64)))
@@ -58,3 +136,37 @@ def in_row_order(result: pa.Table, rows: int) -> pa.Table:
     order = np.empty(rows, dtype=np.int64)
     order[result[ROW].to_numpy()] = np.arange(rows, dtype=np.int64)
     return result.drop_columns([ROW]).take(pa.array(order))
+
+
+def distinct(column: pa.ChunkedArray | pa.Array, name: str) -> pa.Table:
+    """The distinct values of `column` as a one-column table: a small table to register."""
+    return pa.table({name: pc.unique(column)})
+
+
+def lookup(keys: pa.ChunkedArray | pa.Array, found: pa.Table, key: str, value: str) -> pa.Array:
+    """Per value of `keys`, `found[value]` of the row whose `found[key]` equals it (null where none)."""
+    values = found[key].combine_chunks()
+    if len(pc.unique(values)) != len(values):
+        raise AssertionError(f"audit lookup on {key} found a key twice: a join fanned out")
+    index = pc.index_in(keys, value_set=values, skip_nulls=True)
+    return found[value].combine_chunks().take(index)
+
+
+def at_rows(rows: int, found: pa.Table, value: str | None = None, default: int | None = None) -> pa.Array:
+    """A column of `rows` values: `found[value]` at the rows `found[_row]` names, else `default`.
+
+    Without `value`: true at the rows `found` names, false elsewhere.
+    """
+    where = found[ROW].to_numpy()
+    mask = np.zeros(rows, dtype=np.bool_)
+    mask[where] = True
+    if value is None:
+        return pa.array(mask)
+    if np.count_nonzero(mask) != len(where):
+        raise AssertionError(f"audit query returned a row twice for {value}: a join fanned out")
+    column = found[value].combine_chunks()
+    values = np.full(rows, 0 if default is None else default, dtype=np.int64)
+    values[where] = column.fill_null(0).to_numpy()
+    valid = ~mask if default is not None else np.zeros(rows, dtype=np.bool_)
+    valid[where] = column.is_valid().to_numpy(zero_copy_only=False)
+    return pa.array(values, mask=~valid)

@@ -24,12 +24,13 @@ consent date counts, and devices are matched to curated records by serial as wri
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from stedi.audit.engine import queries
+from stedi.audit.engine import Database, queries
 from stedi.policy import Policy
 from stedi.schemas import CUSTOMER, MAX_PLAUSIBLE_MS, MIN_PLAUSIBLE_MS, QUARANTINE_SCHEMA
 from stedi.subject import subject_ids
@@ -152,12 +153,28 @@ class CustomerFacts:
     consenting), subject (with a salt).
     `ownership` (strict): serial, key, valid_from, valid_to (null: unbounded).
     `subjects`: normalised email -> subject id (with a salt).
+    `database`: where the audits keep what they prepare from these facts (made on first use, kept
+    as long as the facts, never pickled), so a worker that keeps the facts prepares them once.
     """
 
     policy: Policy
     consent: pa.Table
     ownership: pa.Table
     subjects: pa.Table
+    _database: list[Database] = field(default_factory=list, init=False, repr=False, compare=False)
+
+    @property
+    def database(self) -> Database:
+        with _LOCK:
+            if not self._database or not self._database[0].usable:
+                self._database[:] = [Database()]
+            return self._database[0]
+
+    def __getstate__(self) -> dict[str, object]:
+        return {**self.__dict__, "_database": []}
+
+
+_LOCK = threading.Lock()
 
 
 def _with_lineage(customers: pa.Table) -> pa.Table:

@@ -9,8 +9,9 @@ had, and appends audit columns; the suite in `expectations/` then states the def
 from __future__ import annotations
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from stedi.audit.engine import ROW, in_row_order, numbered, query
+from stedi.audit.engine import ROW, Database, at_rows, distinct, in_row_order, lookup, numbered, query
 from stedi.audit.facts import CustomerFacts
 from stedi.policy import Policy
 from stedi.schemas import ML_COLUMNS
@@ -89,31 +90,96 @@ def audit_customer_curated(candidate: pa.Table, facts: CustomerFacts, readings: 
     return _customers("customer_curated", candidate, facts, readings)
 
 
+# The facts as the reading audits use them, prepared once per facts object (see CustomerFacts.database)
+# and group, as an audit first needs them: customers numbered (`kid`), so the joins over readings
+# compare integers, not strings; device ownership by number, as segments of each device's time line;
+# a subject id's customer (null when two share it) and its consent in force.
+_PREPARE: dict[str, tuple[str, ...]] = {
+    "consent": ("CREATE TABLE consent AS SELECT * FROM f_consent",),
+    "ids": (
+        """CREATE TABLE ids AS
+        SELECT key, subject, row_number() OVER (ORDER BY key)::INTEGER AS kid
+        FROM f_subjects WHERE key IS NOT NULL""",
+    ),
+    "owners": (
+        """CREATE TABLE owned AS  -- valid_from / valid_to NULL: the beginning of time, or no end
+        SELECT o.serial, i.kid, o.valid_from, o.valid_to FROM f_ownership o JOIN ids i ON i.key = o.key""",
+        """CREATE TABLE segments AS  -- each device's time line cut at every bound of its ownership spans
+        WITH bounds AS (
+            SELECT serial, valid_from AS b FROM owned WHERE valid_from IS NOT NULL
+            UNION SELECT serial, valid_to FROM owned WHERE valid_to IS NOT NULL
+        ),
+        cuts AS (  -- [seg_from, seg_to), NULL: the beginning of time, or no end
+            SELECT serial, b AS seg_from, lead(b) OVER (PARTITION BY serial ORDER BY b) AS seg_to FROM bounds
+            UNION ALL SELECT serial, NULL, min(b) FROM bounds GROUP BY serial
+            UNION ALL
+            SELECT DISTINCT serial, NULL, NULL FROM owned WHERE serial NOT IN (SELECT serial FROM bounds)
+        )
+        -- no bound falls inside a segment, so a span covers all of it or none of it
+        SELECT c.serial, c.seg_from, c.seg_to, count(DISTINCT o.kid) AS owners, min(o.kid) AS owner
+        FROM cuts c JOIN owned o ON o.serial = c.serial
+             AND (o.valid_from IS NULL OR o.valid_from <= c.seg_from)
+             AND (o.valid_to IS NULL OR o.valid_to >= c.seg_to)
+        GROUP BY c.serial, c.seg_from, c.seg_to""",
+    ),
+    "subjects": (
+        """CREATE TABLE subject_kid AS
+        SELECT subject, CASE WHEN count(*) = 1 THEN min(kid) END AS kid FROM ids WHERE subject IS NOT NULL
+        GROUP BY subject""",
+        """CREATE TABLE kid_consent AS
+        SELECT i.kid, {one} AS consent_at FROM consent c JOIN ids i ON i.subject = c.subject
+        GROUP BY i.kid""",
+    ),
+}
+
+
+def _database(facts: CustomerFacts, *groups: str) -> Database:
+    """The facts' database with `groups` of `_PREPARE` made (in order: a group reads the ones before)."""
+    # strict: a subject id is one customer's (two keys with one id would be a normalisation defect)
+    strict = facts.policy is Policy.STRICT
+    one = "CASE WHEN count(DISTINCT c.key) = 1 THEN max(c.consent_at) END" if strict else "max(c.consent_at)"
+    database = facts.database
+    inputs = {"f_consent": facts.consent, "f_ownership": facts.ownership, "f_subjects": facts.subjects}
+    for group in groups:
+        database.prepare(group, inputs, [sql.format(one=one) for sql in _PREPARE[group]])
+    return database
+
+
+def _with(table: str, candidate: pa.Table, columns: dict[str, pa.Array]) -> pa.Table:
+    out = candidate
+    for field in AUDIT_COLUMNS[table]:
+        out = out.append_column(field, columns[field.name].cast(field.type))
+    return out
+
+
 def audit_accelerometer_trusted(candidate: pa.Table, facts: CustomerFacts) -> pa.Table:
     """accelerometer_trusted rows + `_consent_at`, the consent in force of the reading's user."""
     key = _key(facts.policy, '"user"')
     sql = f"""
-    WITH users AS (SELECT "user", {key} AS key FROM (SELECT DISTINCT "user" FROM candidate)),
-    consent_of AS (SELECT u."user", c.consent_at FROM users u JOIN consent c ON c.key = u.key)
-    SELECT t.{ROW}, o.consent_at AS _consent_at FROM candidate t LEFT JOIN consent_of o ON o."user" = t."user"
+    SELECT u."user", c.consent_at
+    FROM (SELECT "user", {key} AS key FROM users) u JOIN consent c ON c.key = u.key
     """
-    tables = {"candidate": numbered(candidate, ["user"]), "consent": facts.consent}
-    return _append("accelerometer_trusted", candidate, sql, tables)
+    (consent,) = _database(facts, "consent").queries([sql], {"users": distinct(candidate["user"], "user")})
+    return _with(
+        "accelerometer_trusted",
+        candidate,
+        {"_consent_at": lookup(candidate["user"], consent, "user", "consent_at")},
+    )
 
 
-# Per step reading (rows of `steps` numbered `sid`) how many customers' records in force at its time
-# name its device, and the first of them. Serials are normalised once per distinct value (`serials`).
-_OWNERS = """
-SELECT s.sid, any_value(s.sensorReadingTime) AS t, any_value(s.distanceFromObject) AS d,
-       count(DISTINCT o.key) AS owners, min(o.key) AS owner
-FROM {steps} s
-LEFT JOIN (SELECT DISTINCT serialNumber, norm(serialNumber) AS serial FROM {serials}) n
-       ON n.serialNumber = s.serialNumber
-LEFT JOIN ownership o ON o.serial = n.serial
-     AND (o.valid_from IS NULL OR s.sensorReadingTime >= o.valid_from)
-     AND (o.valid_to IS NULL OR s.sensorReadingTime < o.valid_to)
-GROUP BY s.sid
+# Per step reading (rows of `steps` numbered `_row`) how many customers' records in force at its time
+# name its device, and the first of them; readings of a device nobody owns then are left out (0 owners).
+# Serials are normalised once per distinct value.
+_OWNERS = f"""
+SELECT r.{ROW}, g.owners, g.owner
+FROM steps r
+JOIN (SELECT serialNumber, norm(serialNumber) AS serial FROM (SELECT DISTINCT serialNumber FROM steps)) n
+  ON n.serialNumber = r.serialNumber
+JOIN segments g ON g.serial = n.serial
+     AND (g.seg_from IS NULL OR r.sensorReadingTime >= g.seg_from)
+     AND (g.seg_to IS NULL OR r.sensorReadingTime < g.seg_to)
 """
+_STEPS = ["sensorReadingTime", "serialNumber", "distanceFromObject"]
 
 
 def audit_step_trainer_trusted(candidate: pa.Table, facts: CustomerFacts, curated: pa.Table) -> pa.Table:
@@ -123,31 +189,65 @@ def audit_step_trainer_trusted(candidate: pa.Table, facts: CustomerFacts, curate
     its device; `_consent_at` is the consent of the only one, if it is in `curated` (customer_curated).
     udacity: `_consent_at` of a customer_curated record naming the device as written.
     """
-    tables = {
-        "candidate": numbered(candidate, ["sensorReadingTime", "serialNumber", "distanceFromObject"]),
-        "consent": facts.consent,
-        "ownership": facts.ownership,
-        "curated": curated.select(["email", "serialNumber", "shareWithResearchAsOfDate"]),
-    }
+    database, rows = _database(facts, "consent", "ids", "owners"), candidate.num_rows
     if facts.policy is Policy.UDACITY:
-        sql = f"""
-        WITH devices AS (
-            SELECT serialNumber, max(shareWithResearchAsOfDate) AS consent_at FROM curated
-            WHERE serialNumber IS NOT NULL GROUP BY serialNumber
-        )
-        SELECT t.{ROW}, NULL::BIGINT AS _owners_at_time, d.consent_at AS _consent_at
-        FROM candidate t LEFT JOIN devices d ON d.serialNumber = t.serialNumber
-        """
-    else:
-        owners = _OWNERS.format(steps=f"(SELECT *, {ROW} AS sid FROM candidate)", serials="candidate")
-        sql = f"""
-        WITH owners AS ({owners}),
-        curated_keys AS (SELECT DISTINCT norm(email) AS key FROM curated)
-        SELECT w.sid AS {ROW}, w.owners AS _owners_at_time,
-               CASE WHEN w.owners = 1 AND k.key IS NOT NULL THEN c.consent_at END AS _consent_at
-        FROM owners w LEFT JOIN curated_keys k ON k.key = w.owner LEFT JOIN consent c ON c.key = w.owner
-        """
-    return _append("step_trainer_trusted", candidate, sql, tables)
+        devices = database.derived("devices", curated, lambda name: [f"""
+            CREATE TABLE {name} AS SELECT serialNumber, max(shareWithResearchAsOfDate) AS consent_at
+            FROM source WHERE serialNumber IS NOT NULL GROUP BY serialNumber"""])  # fmt: skip
+        sql = f"SELECT d.serialNumber, d.consent_at FROM serials s JOIN {devices} d USING (serialNumber)"
+        (found,) = database.queries([sql], {"serials": distinct(candidate["serialNumber"], "serialNumber")})
+        return _with("step_trainer_trusted", candidate, {
+            "_owners_at_time": pa.nulls(rows, pa.int64()),
+            "_consent_at": lookup(candidate["serialNumber"], found, "serialNumber", "consent_at"),
+        })  # fmt: skip
+    # the consent in force of each customer of `curated` (customer_curated), by number
+    curated_consent = database.derived("curated_consent", curated, lambda name: [f"""
+        CREATE TABLE {name} AS SELECT i.kid, c.consent_at
+        FROM ids i JOIN (SELECT DISTINCT norm(email) AS key FROM source) k ON k.key = i.key
+        LEFT JOIN consent c ON c.key = i.key"""])  # fmt: skip
+    sql = f"""
+    SELECT w.{ROW}, w.owners, c.consent_at
+    FROM ({_OWNERS}) w LEFT JOIN {curated_consent} c ON c.kid = w.owner AND w.owners = 1
+    """
+    (found,) = database.queries([sql], {"steps": numbered(candidate, _STEPS)})
+    return _with("step_trainer_trusted", candidate, {
+        "_owners_at_time": at_rows(rows, found, "owners", default=0),
+        "_consent_at": at_rows(rows, found, "consent_at"),
+    })  # fmt: skip
+
+
+# The customer (`kid`) of each subject id of the candidate rows, and those rows with it.
+_ROW_KIDS = """
+WITH row_kid AS (
+    SELECT s.subject_id, k.kid FROM row_subjects s JOIN subject_kid k ON k.subject = s.subject_id
+    WHERE k.kid IS NOT NULL
+),
+rows AS (SELECT m.*, r.kid FROM candidate m JOIN row_kid r USING (subject_id))
+"""
+# Rows whose time and distance are a step reading's that belongs at that time to the row's customer alone.
+_STEP_ROWS = f"""{_ROW_KIDS},
+owners AS ({_OWNERS}),
+owned_steps AS (
+    SELECT s.sensorReadingTime AS t, s.distanceFromObject AS d, w.owner AS kid
+    FROM steps s JOIN owners w USING ({ROW}) WHERE w.owners = 1
+)
+SELECT DISTINCT m.{ROW} FROM rows m JOIN owned_steps w
+  ON w.t = m.sensorReadingTime AND w.kid = m.kid AND w.d IS NOT DISTINCT FROM m.distanceFromObject
+"""
+# Rows whose time and x, y, z are an accelerometer reading's of the row's customer.
+_ACCEL_ROWS = f"""{_ROW_KIDS},
+user_kid AS (
+    SELECT u."user", i.kid FROM (SELECT "user", norm("user") AS key FROM users) u JOIN ids i ON i.key = u.key
+),
+owned_readings AS (
+    SELECT r."timestamp" AS t, r.x, r.y, r.z, u.kid FROM readings r JOIN user_kid u USING ("user")
+)
+SELECT DISTINCT m.{ROW} FROM rows m JOIN owned_readings a ON a.t = m.sensorReadingTime AND a.kid = m.kid
+WHERE a.x IS NOT DISTINCT FROM m.x AND a.y IS NOT DISTINCT FROM m.y AND a.z IS NOT DISTINCT FROM m.z
+"""
+_SUBJECT_CONSENT = f"""{_ROW_KIDS}
+SELECT r.subject_id, c.consent_at FROM row_kid r JOIN kid_consent c USING (kid)
+"""
 
 
 def audit_machine_learning_curated(
@@ -164,58 +264,18 @@ def audit_machine_learning_curated(
     strict = facts.policy is Policy.STRICT
     tables = {
         "candidate": numbered(candidate, ML_COLUMNS),
-        "steps": steps.select(["sensorReadingTime", "serialNumber", "distanceFromObject"]),
+        "row_subjects": distinct(candidate["subject_id"], "subject_id"),
+        "steps": numbered(steps, _STEPS),
         "readings": readings.select(["user", "timestamp", "x", "y", "z"]),
-        "consent": facts.consent,
-        "subjects": facts.subjects,
-        "ownership": facts.ownership,
+        "users": distinct(readings["user"], "user"),
     }
-    in_times = "IN (SELECT t FROM times)"
-    owners = _OWNERS.format(
-        steps=f"(SELECT *, row_number() OVER () AS sid FROM steps WHERE sensorReadingTime {in_times})",
-        serials="steps",
-    )
-    step_owned = (
-        f"SELECT w.t, w.d, i.kid FROM ({owners}) w JOIN ids i ON i.key = w.owner WHERE w.owners = 1"
-        if strict
-        else "SELECT NULL::BIGINT AS t, NULL::BIGINT AS d, NULL::BIGINT AS kid WHERE false"
-    )
-    # strict: a subject id is one customer's (two keys with one id would be a normalisation defect)
-    one = "CASE WHEN count(DISTINCT c.key) = 1 THEN max(c.consent_at) END" if strict else "max(c.consent_at)"
-    same = "IS NOT DISTINCT FROM"
-    # Customers are numbered (`kid`), so the joins over readings compare integers, not 64-hex strings.
-    sql = f"""
-    WITH times AS (SELECT DISTINCT sensorReadingTime AS t FROM candidate),
-    ids AS (SELECT key, subject, row_number() OVER (ORDER BY key) AS kid FROM subjects),
-    row_ids AS (
-        SELECT s.subject_id, CASE WHEN count(*) = 1 THEN min(i.kid) END AS kid
-        FROM (SELECT DISTINCT subject_id FROM candidate) s JOIN ids i ON i.subject = s.subject_id
-        GROUP BY s.subject_id
-    ),
-    step_owned AS ({step_owned}),
-    accel_owned AS (
-        SELECT r."timestamp" AS t, r.x, r.y, r.z, u.kid
-        FROM readings r
-        JOIN (SELECT v."user", i.kid
-              FROM (SELECT "user", norm("user") AS key FROM (SELECT DISTINCT "user" FROM readings)) v
-              JOIN ids i ON i.key = v.key) u ON u."user" = r."user"
-        WHERE r."timestamp" {in_times}
-    ),
-    consent_of AS (
-        SELECT i.kid, {one} AS consent_at FROM consent c JOIN ids i ON i.subject = c.subject GROUP BY i.kid
-    ),
-    numbered AS (SELECT m.*, r.kid FROM candidate m LEFT JOIN row_ids r ON r.subject_id = m.subject_id)
-    SELECT m.{ROW},
-        CASE WHEN EXISTS (
-            SELECT 1 FROM step_owned w
-            WHERE w.t = m.sensorReadingTime AND w.kid = m.kid AND w.d {same} m.distanceFromObject
-        ) THEN m.subject_id END AS _step_subject,
-        CASE WHEN EXISTS (
-            SELECT 1 FROM accel_owned a
-            WHERE a.t = m.sensorReadingTime AND a.kid = m.kid
-              AND a.x {same} m.x AND a.y {same} m.y AND a.z {same} m.z
-        ) THEN m.subject_id END AS _accel_subject,
-        c.consent_at AS _consent_at
-    FROM numbered m LEFT JOIN consent_of c ON c.kid = m.kid
-    """
-    return _append("machine_learning_curated", candidate, sql, tables)
+    sqls = [_SUBJECT_CONSENT, _ACCEL_ROWS, *([_STEP_ROWS] if strict else [])]
+    database = _database(facts, "consent", "ids", "owners", "subjects")
+    consent, accel_rows, *step_rows = database.queries(sqls, tables)
+    rows, subject = candidate.num_rows, candidate["subject_id"]
+    step = pc.if_else(at_rows(rows, step_rows[0]), subject, None) if strict else pa.nulls(rows, pa.string())
+    return _with("machine_learning_curated", candidate, {
+        "_step_subject": step,
+        "_accel_subject": pc.if_else(at_rows(rows, accel_rows), subject, None),
+        "_consent_at": lookup(subject, consent, "subject_id", "consent_at"),
+    })  # fmt: skip
