@@ -170,8 +170,8 @@ def audit_accelerometer_trusted(candidate: pa.Table, facts: CustomerFacts) -> pa
 # Per step reading (rows of `steps` numbered `_row`) how many customers' records in force at its time
 # name its device, and the first of them; readings of a device nobody owns then are left out (0 owners).
 # Serials are normalised once per distinct value.
-_OWNERS = f"""
-SELECT r.{ROW}, g.owners, g.owner
+_OWNERS = """
+SELECT {columns}
 FROM steps r
 JOIN (SELECT serialNumber, norm(serialNumber) AS serial FROM (SELECT DISTINCT serialNumber FROM steps)) n
   ON n.serialNumber = r.serialNumber
@@ -207,7 +207,8 @@ def audit_step_trainer_trusted(candidate: pa.Table, facts: CustomerFacts, curate
         LEFT JOIN consent c ON c.key = i.key"""])  # fmt: skip
     sql = f"""
     SELECT w.{ROW}, w.owners, c.consent_at
-    FROM ({_OWNERS}) w LEFT JOIN {curated_consent} c ON c.kid = w.owner AND w.owners = 1
+    FROM ({_OWNERS.format(columns=f"r.{ROW}, g.owners, g.owner")}) w
+    LEFT JOIN {curated_consent} c ON c.kid = w.owner AND w.owners = 1
     """
     (found,) = database.queries([sql], {"steps": numbered(candidate, _STEPS)})
     return _with("step_trainer_trusted", candidate, {
@@ -216,37 +217,29 @@ def audit_step_trainer_trusted(candidate: pa.Table, facts: CustomerFacts, curate
     })  # fmt: skip
 
 
-# The customer (`kid`) of each subject id of the candidate rows, and those rows with it.
-_ROW_KIDS = """
-WITH row_kid AS (
-    SELECT s.subject_id, k.kid FROM row_subjects s JOIN subject_kid k ON k.subject = s.subject_id
-    WHERE k.kid IS NOT NULL
-),
-rows AS (SELECT m.*, r.kid FROM candidate m JOIN row_kid r USING (subject_id))
+# The customer (`kid`) of each subject id of the candidate rows and its consent in force.
+_ROW_SUBJECTS = """
+SELECT s.subject_id, k.kid, c.consent_at
+FROM row_subjects s JOIN subject_kid k ON k.subject = s.subject_id LEFT JOIN kid_consent c ON c.kid = k.kid
+WHERE k.kid IS NOT NULL
 """
 # Rows whose time and distance are a step reading's that belongs at that time to the row's customer alone.
-_STEP_ROWS = f"""{_ROW_KIDS},
-owners AS ({_OWNERS}),
-owned_steps AS (
-    SELECT s.sensorReadingTime AS t, s.distanceFromObject AS d, w.owner AS kid
-    FROM steps s JOIN owners w USING ({ROW}) WHERE w.owners = 1
-)
-SELECT DISTINCT m.{ROW} FROM rows m JOIN owned_steps w
+_STEP_ROWS = f"""
+SELECT m.{ROW} FROM candidate m
+JOIN ({_OWNERS.format(columns="r.sensorReadingTime AS t, r.distanceFromObject AS d, g.owner AS kid")}
+      WHERE g.owners = 1) w
   ON w.t = m.sensorReadingTime AND w.kid = m.kid AND w.d IS NOT DISTINCT FROM m.distanceFromObject
 """
 # Rows whose time and x, y, z are an accelerometer reading's of the row's customer.
-_ACCEL_ROWS = f"""{_ROW_KIDS},
-user_kid AS (
+_ACCEL_ROWS = f"""
+WITH user_kid AS (
     SELECT u."user", i.kid FROM (SELECT "user", norm("user") AS key FROM users) u JOIN ids i ON i.key = u.key
 ),
 owned_readings AS (
     SELECT r."timestamp" AS t, r.x, r.y, r.z, u.kid FROM readings r JOIN user_kid u USING ("user")
 )
-SELECT DISTINCT m.{ROW} FROM rows m JOIN owned_readings a ON a.t = m.sensorReadingTime AND a.kid = m.kid
+SELECT m.{ROW} FROM candidate m JOIN owned_readings a ON a.t = m.sensorReadingTime AND a.kid = m.kid
 WHERE a.x IS NOT DISTINCT FROM m.x AND a.y IS NOT DISTINCT FROM m.y AND a.z IS NOT DISTINCT FROM m.z
-"""
-_SUBJECT_CONSENT = f"""{_ROW_KIDS}
-SELECT r.subject_id, c.consent_at FROM row_kid r JOIN kid_consent c USING (kid)
 """
 
 
@@ -262,20 +255,24 @@ def audit_machine_learning_curated(
     have been computed with the salt of `subject_id`.
     """
     strict = facts.policy is Policy.STRICT
+    database = _database(facts, "consent", "ids", "owners", "subjects")
+    subject = candidate["subject_id"]
+    (subjects,) = database.queries([_ROW_SUBJECTS], {"row_subjects": distinct(subject, "subject_id")})
+    # each row with its subject's customer number: the joins over readings compare integers
+    rows = numbered(candidate, ML_COLUMNS).append_column(
+        "kid", lookup(subject, subjects, "subject_id", "kid")
+    )
     tables = {
-        "candidate": numbered(candidate, ML_COLUMNS),
-        "row_subjects": distinct(candidate["subject_id"], "subject_id"),
+        "candidate": rows,
         "steps": numbered(steps, _STEPS),
         "readings": readings.select(["user", "timestamp", "x", "y", "z"]),
         "users": distinct(readings["user"], "user"),
     }
-    sqls = [_SUBJECT_CONSENT, _ACCEL_ROWS, *([_STEP_ROWS] if strict else [])]
-    database = _database(facts, "consent", "ids", "owners", "subjects")
-    consent, accel_rows, *step_rows = database.queries(sqls, tables)
-    rows, subject = candidate.num_rows, candidate["subject_id"]
-    step = pc.if_else(at_rows(rows, step_rows[0]), subject, None) if strict else pa.nulls(rows, pa.string())
+    accel_rows, *step_rows = database.queries([_ACCEL_ROWS, *([_STEP_ROWS] if strict else [])], tables)
+    n = candidate.num_rows
+    step = pc.if_else(at_rows(n, step_rows[0]), subject, None) if strict else pa.nulls(n, pa.string())
     return _with("machine_learning_curated", candidate, {
         "_step_subject": step,
-        "_accel_subject": pc.if_else(at_rows(rows, accel_rows), subject, None),
-        "_consent_at": lookup(subject, consent, "subject_id", "consent_at"),
+        "_accel_subject": pc.if_else(at_rows(n, accel_rows), subject, None),
+        "_consent_at": lookup(subject, subjects, "subject_id", "consent_at"),
     })  # fmt: skip
