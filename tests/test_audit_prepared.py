@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import pickle
 import random
+import shutil
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pytest
+from deltalake import write_deltalake
 
 from stedi.audit import (
     CustomerFacts,
@@ -25,7 +29,9 @@ from stedi.audit import (
 )
 from stedi.policy import Policy
 from stedi.schemas import ML_SCHEMA
+from stedi.storage import Lake
 from stedi.subject import subject_id
+from tasks.audit_inputs import audit_facts
 from tests.tables import customers, readings, steps
 
 C = 1_660_000_000_000
@@ -155,3 +161,39 @@ def test_prepared_facts_pickle_without_their_database_and_audit_the_same() -> No
     assert copies[0].consent.equals(facts.consent)
     after = audits(*copies)
     assert all(x.equals(y) for x, y in zip(after, before, strict=True))
+
+
+def test_salted_facts_share_what_was_prepared_and_audit_each_salt_by_its_own_ids() -> None:
+    facts, candidate, step, reading = ml_inputs()
+    plain = customer_facts(customers(rec("a@x.t", C, "s0"), rec(" B@x.t", C, "s1")), None, Policy.STRICT)
+    audit_step_trainer_trusted(step, plain, customers())  # prepares customers and ownership
+    salted, other = plain.with_salt(SALT), plain.with_salt(b"another-salt")
+    assert salted.database is plain.database is other.database
+    assert salted.subjects.equals(facts.subjects) and salted.consent.equals(facts.consent)
+    expected = audit_machine_learning_curated(candidate, facts, step, reading)
+    assert audit_machine_learning_curated(candidate, salted, step, reading).equals(expected)
+    # the same rows under another salt's facts: no subject id is known, so nothing is attributed
+    crossed = audit_machine_learning_curated(candidate, other, step, reading)
+    assert crossed["_consent_at"].null_count == crossed["_step_subject"].null_count == candidate.num_rows
+
+
+def write_customers(lake: Lake, *rows: dict[str, Any]) -> None:
+    data, at = customers(*rows), datetime(2026, 1, 1, tzinfo=UTC)
+    data = data.append_column("_ingested_at", pa.array([at] * data.num_rows, pa.timestamp("us", "UTC")))
+    data = data.append_column("_source_file", pa.array(["c.json"] * data.num_rows))
+    write_deltalake(lake.uri("customer_landing"), data, mode="append")
+
+
+def test_audit_facts_are_read_once_per_version_of_the_customer_inputs(tmp_path: Path) -> None:
+    lake = Lake(str(tmp_path / "lake"), {})
+    write_customers(lake, rec("a@x.t", C, "s0"))
+    first = audit_facts(lake, Policy.STRICT)
+    assert audit_facts(lake, Policy.STRICT) is first
+    assert audit_facts(lake, Policy.STRICT, SALT).database is first.database
+    write_customers(lake, rec("a@x.t", C + 1, "s0", consent=None))  # a newer record revokes
+    second = audit_facts(lake, Policy.STRICT)
+    assert second is not first and second.consent["consent_at"].to_pylist() == [None]
+    # made again at the same place: version 0 again, but another table
+    shutil.rmtree(tmp_path / "lake")
+    write_customers(lake, rec("b@x.t", C, "s0"))
+    assert audit_facts(lake, Policy.STRICT).consent["key"].to_pylist() == ["b@x.t"]

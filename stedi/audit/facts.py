@@ -154,7 +154,8 @@ class CustomerFacts:
     `ownership` (strict): serial, key, valid_from, valid_to (null: unbounded).
     `subjects`: normalised email -> subject id (with a salt).
     `database`: where the audits keep what they prepare from these facts (made on first use, kept
-    as long as the facts, never pickled), so a worker that keeps the facts prepares them once.
+    as long as the facts, never pickled), so a worker that keeps the facts prepares them once; the
+    facts `with_salt` share it with those they come from.
     """
 
     policy: Policy
@@ -169,6 +170,19 @@ class CustomerFacts:
             if not self._database or not self._database[0].usable:
                 self._database[:] = [Database()]
             return self._database[0]
+
+    def with_salt(self, salt: bytes) -> CustomerFacts:
+        """These facts with the subject ids under `salt` (hashing each customer once, no query again)."""
+        keys = self.subjects["key"].combine_chunks()
+        ids = subject_ids(keys, salt)
+        persons = pc.index_in(self.consent["person"], value_set=keys)
+        consent = self.consent.set_column(
+            self.consent.schema.get_field_index("subject"), "subject", ids.take(persons)
+        )
+        subjects = self.subjects.set_column(self.subjects.schema.get_field_index("subject"), "subject", ids)
+        salted = CustomerFacts(self.policy, consent, self.ownership, subjects)
+        object.__setattr__(salted, "_database", self._database)  # what does not depend on the salt
+        return salted
 
     def __getstate__(self) -> dict[str, object]:
         return {**self.__dict__, "_database": []}
@@ -207,8 +221,7 @@ def customer_facts(
     }
     consent_sql = CONSENT_STRICT if policy is Policy.STRICT else CONSENT_UDACITY
     consent, keys, ownership = queries([consent_sql, SUBJECT_KEYS, OWNERSHIP], tables, [RECORDS])
-    ids = subject_ids(keys["key"], salt) if salt is not None else pa.nulls(keys.num_rows, pa.string())
-    subjects = keys.append_column("subject", ids)
-    persons = pc.index_in(consent["person"], value_set=keys["key"].combine_chunks())
-    consent = consent.append_column("subject", ids.take(persons))
-    return CustomerFacts(policy, consent, ownership, subjects)
+    subjects = keys.append_column("subject", pa.nulls(keys.num_rows, pa.string()))
+    consent = consent.append_column("subject", pa.nulls(consent.num_rows, pa.string()))
+    facts = CustomerFacts(policy, consent, ownership, subjects)
+    return facts if salt is None else facts.with_salt(salt)

@@ -90,16 +90,15 @@ def audit_customer_curated(candidate: pa.Table, facts: CustomerFacts, readings: 
     return _customers("customer_curated", candidate, facts, readings)
 
 
-# The facts as the reading audits use them, prepared once per facts object (see CustomerFacts.database)
-# and group, as an audit first needs them: customers numbered (`kid`), so the joins over readings
-# compare integers, not strings; device ownership by number, as segments of each device's time line;
-# a subject id's customer (null when two share it) and its consent in force.
+# The salt-free facts as the reading audits use them, prepared once per facts (see
+# CustomerFacts.database) and group, as an audit first needs them: customers numbered (`kid`), so the
+# joins over readings compare integers, not strings; device ownership by number, as segments of each
+# device's time line.
 _PREPARE: dict[str, tuple[str, ...]] = {
-    "consent": ("CREATE TABLE consent AS SELECT * FROM f_consent",),
+    "consent": ("CREATE TABLE consent AS SELECT key, consent_at FROM f_consent",),
     "ids": (
         """CREATE TABLE ids AS
-        SELECT key, subject, row_number() OVER (ORDER BY key)::INTEGER AS kid
-        FROM f_subjects WHERE key IS NOT NULL""",
+        SELECT key, row_number() OVER (ORDER BY key)::INTEGER AS kid FROM f_subjects WHERE key IS NOT NULL""",
     ),
     "owners": (
         """CREATE TABLE owned AS  -- valid_from / valid_to NULL: the beginning of time, or no end
@@ -122,27 +121,33 @@ _PREPARE: dict[str, tuple[str, ...]] = {
              AND (o.valid_to IS NULL OR o.valid_to >= c.seg_to)
         GROUP BY c.serial, c.seg_from, c.seg_to""",
     ),
-    "subjects": (
-        """CREATE TABLE subject_kid AS
-        SELECT subject, CASE WHEN count(*) = 1 THEN min(kid) END AS kid FROM ids WHERE subject IS NOT NULL
-        GROUP BY subject""",
-        """CREATE TABLE kid_consent AS
-        SELECT i.kid, {one} AS consent_at FROM consent c JOIN ids i ON i.subject = c.subject
-        GROUP BY i.kid""",
-    ),
 }
 
 
 def _database(facts: CustomerFacts, *groups: str) -> Database:
     """The facts' database with `groups` of `_PREPARE` made (in order: a group reads the ones before)."""
-    # strict: a subject id is one customer's (two keys with one id would be a normalisation defect)
-    strict = facts.policy is Policy.STRICT
-    one = "CASE WHEN count(DISTINCT c.key) = 1 THEN max(c.consent_at) END" if strict else "max(c.consent_at)"
     database = facts.database
     inputs = {"f_consent": facts.consent, "f_ownership": facts.ownership, "f_subjects": facts.subjects}
     for group in groups:
-        database.prepare(group, inputs, [sql.format(one=one) for sql in _PREPARE[group]])
+        database.prepare(group, inputs, _PREPARE[group])
     return database
+
+
+def _subjects(facts: CustomerFacts, database: Database) -> str:
+    """A table of each subject id's customer (null when two share it) and consent in force, per salt."""
+    # strict: a subject id is one customer's (two keys with one id would be a normalisation defect)
+    strict = facts.policy is Policy.STRICT
+    one = "CASE WHEN count(DISTINCT c.key) = 1 THEN max(c.consent_at) END" if strict else "max(c.consent_at)"
+    sources = {"f_subjects": facts.subjects, "f_consent": facts.consent}
+    return database.derived("subjects", sources, lambda name: [
+        f"""CREATE TABLE {name} AS
+        WITH customers AS (
+            SELECT s.subject, CASE WHEN count(*) = 1 THEN min(i.kid) END AS kid
+            FROM f_subjects s JOIN ids i ON i.key = s.key WHERE s.subject IS NOT NULL GROUP BY s.subject
+        )
+        SELECT k.subject, k.kid, c.consent_at FROM customers k
+        LEFT JOIN (SELECT subject, {one} AS consent_at FROM f_consent c GROUP BY subject) c USING (subject)"""
+    ])  # fmt: skip
 
 
 def _with(table: str, candidate: pa.Table, columns: dict[str, pa.Array]) -> pa.Table:
@@ -191,7 +196,7 @@ def audit_step_trainer_trusted(candidate: pa.Table, facts: CustomerFacts, curate
     """
     database, rows = _database(facts, "consent", "ids", "owners"), candidate.num_rows
     if facts.policy is Policy.UDACITY:
-        devices = database.derived("devices", curated, lambda name: [f"""
+        devices = database.derived("devices", {"source": curated}, lambda name: [f"""
             CREATE TABLE {name} AS SELECT serialNumber, max(shareWithResearchAsOfDate) AS consent_at
             FROM source WHERE serialNumber IS NOT NULL GROUP BY serialNumber"""])  # fmt: skip
         sql = f"SELECT d.serialNumber, d.consent_at FROM serials s JOIN {devices} d USING (serialNumber)"
@@ -201,7 +206,7 @@ def audit_step_trainer_trusted(candidate: pa.Table, facts: CustomerFacts, curate
             "_consent_at": lookup(candidate["serialNumber"], found, "serialNumber", "consent_at"),
         })  # fmt: skip
     # the consent in force of each customer of `curated` (customer_curated), by number
-    curated_consent = database.derived("curated_consent", curated, lambda name: [f"""
+    curated_consent = database.derived("curated_consent", {"source": curated}, lambda name: [f"""
         CREATE TABLE {name} AS SELECT i.kid, c.consent_at
         FROM ids i JOIN (SELECT DISTINCT norm(email) AS key FROM source) k ON k.key = i.key
         LEFT JOIN consent c ON c.key = i.key"""])  # fmt: skip
@@ -219,8 +224,7 @@ def audit_step_trainer_trusted(candidate: pa.Table, facts: CustomerFacts, curate
 
 # The customer (`kid`) of each subject id of the candidate rows and its consent in force.
 _ROW_SUBJECTS = """
-SELECT s.subject_id, k.kid, c.consent_at
-FROM row_subjects s JOIN subject_kid k ON k.subject = s.subject_id LEFT JOIN kid_consent c ON c.kid = k.kid
+SELECT s.subject_id, k.kid, k.consent_at FROM row_subjects s JOIN {subjects} k ON k.subject = s.subject_id
 WHERE k.kid IS NOT NULL
 """
 # Rows whose time and distance are a step reading's that belongs at that time to the row's customer alone.
@@ -255,9 +259,9 @@ def audit_machine_learning_curated(
     have been computed with the salt of `subject_id`.
     """
     strict = facts.policy is Policy.STRICT
-    database = _database(facts, "consent", "ids", "owners", "subjects")
-    subject = candidate["subject_id"]
-    (subjects,) = database.queries([_ROW_SUBJECTS], {"row_subjects": distinct(subject, "subject_id")})
+    database = _database(facts, "consent", "ids", "owners")
+    subject, known = candidate["subject_id"], _ROW_SUBJECTS.format(subjects=_subjects(facts, database))
+    (subjects,) = database.queries([known], {"row_subjects": distinct(subject, "subject_id")})
     # each row with its subject's customer number: the joins over readings compare integers
     rows = numbered(candidate, ML_COLUMNS).append_column(
         "kid", lookup(subject, subjects, "subject_id", "kid")
