@@ -7,6 +7,7 @@ them; a changed file rebuilds its feed, so the table always equals a one-shot bu
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import hashlib
 import itertools
@@ -23,22 +24,19 @@ from prefect import get_run_logger, task
 from stedi.config import RunConfig, subject_salt
 from stedi.ingest.dedupe import from_ids
 from stedi.ingest.ledger import SeenFile, latest_entries, log_rows, plan_ingest
-from stedi.ingest.lineage import ParsedLanding
-from stedi.ingest.parse import parse_file
 from stedi.ingest.seen import SeenIds
-from stedi.ingest.stream import Tally, group_files, landing_groups
+from stedi.ingest.stream import GROUP_BYTES, Tally, group_files, landing_groups
 from stedi.privacy.tombstones import Tombstones, drop_erased, drop_erased_lines, read_tombstones
 from stedi.registry import REGISTRY
 from stedi.report import StepReport
 from stedi.schemas import QUARANTINE_SCHEMA, Feed
 from stedi.storage import Lake, Landing, LandingFile, sql_in
 from tasks.options import TASK_OPTIONS
+from tasks.parallel import on_pool, read_groups
 from tasks.publish import publish, publish_stream
 
-
-def _read(landing: Landing, feed: Feed, file: SeenFile, full_path: str) -> ParsedLanding:
-    data = landing.read_bytes(full_path)
-    return ParsedLanding(file, hashlib.sha256(data).hexdigest(), parse_file(feed, data, file.path))
+# A feed's new files are parsed on the task runner's workers from this many groups of files.
+PARALLEL_GROUPS = 2
 
 
 def _content_hash(landing: Landing, full_path: str) -> str:
@@ -163,10 +161,17 @@ def _ingest(
 
     kept = _kept_rows(lake, feed, run.keep_rows_of, known)  # opened before the write starts
 
+    groups = [
+        [(f, listed[f.path].path) for f in g] for g in group_files(run.files, lambda f: f.size, GROUP_BYTES)
+    ]
+    # Two groups or more: parsed on the task runner's workers (both cores, or a Dask cluster)
+    # while this process removes duplicates, validates and writes.
+    parallel = len(groups) >= PARALLEL_GROUPS and on_pool()
+    flow_context = contextvars.copy_context() if parallel else None
+
     def chunks() -> Iterator[tuple[pa.Table, pa.Table]]:
-        groups = group_files(run.files, lambda f: f.size)
-        parsed = ([_read(landing, feed, f, listed[f.path].path) for f in g] for g in groups)
-        new = landing_groups(feed, parsed, ingested_at, known, tally)
+        parsed = read_groups(config, feed, groups, flow_context)
+        new = landing_groups(feed, parsed, ingested_at, known, tally, ahead=not parallel)
         for rows in itertools.chain(kept, new):
             rows = drop_erased_rows(rows)
             yield rows, rows

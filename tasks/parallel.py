@@ -6,18 +6,29 @@ so each table change is still one atomic Delta version.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import contextvars
+import hashlib
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from typing import Any
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.context import FlowRunContext
+from prefect.futures import PrefectFuture
 
 from stedi import validation_pool
-from stedi.ingest.parse import ParsedFile, parse_file
-from stedi.schemas import FEEDS_BY_NAME
+from stedi.config import RunConfig
+from stedi.ingest.ledger import SeenFile
+from stedi.ingest.lineage import ParsedLanding
+from stedi.ingest.parse import parse_file
+from stedi.schemas import FEEDS_BY_NAME, Feed
 from stedi.storage import Landing
 from stedi.validation import Part, PartResult, run_part
+
+# Groups of landing files parsed on workers or waiting to be used, at most (each ≈ 48 MB of NDJSON).
+IN_FLIGHT = 3
 
 # Part of a larger step: a failure fails the step, which has its own retries.
 PART_OPTIONS: dict[str, Any] = {"cache_policy": NO_CACHE, "retries": 0}
@@ -29,17 +40,65 @@ def validate_part(part: Part) -> list[PartResult]:
     return run_part(part)
 
 
-@task(name="parse_landing_files", **PART_OPTIONS)
-def parse_landing_files(
-    landing: str, storage_options: Mapping[str, str], feed: str, paths: Sequence[str]
-) -> list[tuple[str, ParsedFile]]:
-    """Parse some landing files of `feed`: (display name, parsed file) for each, in order."""
-    source = Landing(landing, storage_options)
-    spec = FEEDS_BY_NAME[feed]
-    return [
-        (source.display_name(p), parse_file(spec, source.read_bytes(p), source.display_name(p)))
-        for p in paths
-    ]
+@task(name="read_landing_files", task_run_name="read-{feed}-{first}", **PART_OPTIONS)
+def read_landing_files(
+    config: RunConfig, feed: str, first: str, files: Sequence[tuple[SeenFile, str]]
+) -> list[ParsedLanding]:
+    """Read, hash and parse some landing files of `feed` ((logged file, full path) each), in order.
+
+    `first` (the first file's name) only names the task run.
+    """
+    source = Landing(config.landing, config.storage_options)
+    return [read_landing(source, FEEDS_BY_NAME[feed], file, path) for file, path in files]
+
+
+def read_landing(landing: Landing, feed: Feed, file: SeenFile, path: str) -> ParsedLanding:
+    """One landing file parsed, with the hash of its content."""
+    data = landing.read_bytes(path)
+    return ParsedLanding(file, hashlib.sha256(data).hexdigest(), parse_file(feed, data, file.path))
+
+
+def on_pool() -> bool:
+    """Whether the current flow run's tasks go to worker processes (a local pool or a Dask cluster)."""
+    context = FlowRunContext.get()
+    runner = getattr(context, "task_runner", None)
+    return type(runner).__name__ in {"DaskTaskRunner", "ProcessPoolTaskRunner"}
+
+
+def read_groups(
+    config: RunConfig,
+    feed: Feed,
+    groups: Sequence[Sequence[tuple[SeenFile, str]]],
+    flow_context: contextvars.Context | None,
+) -> Iterator[list[ParsedLanding]]:
+    """The groups of files parsed, in order: on the flow's workers when given the flow's context
+    (`contextvars.copy_context()` in the flow run), else here.
+
+    The context is needed because the groups are consumed inside a Delta write, on a thread of
+    deltalake's that knows nothing of the flow run. On workers at most `IN_FLIGHT` groups are parsed
+    or waiting at once, so memory holds a few groups whatever the feed's size.
+    """
+    if flow_context is None:
+        landing = Landing(config.landing, config.storage_options)
+        for group in groups:
+            yield [read_landing(landing, feed, file, path) for file, path in group]
+        return
+    pending = iter(groups)
+    window: deque[PrefectFuture[list[ParsedLanding]]] = deque()
+
+    def submit_next() -> None:
+        group = next(pending, None)
+        if group is not None:
+            files = list(group)
+            submit = partial(read_landing_files.submit, config, feed.name, files[0][0].path, files)
+            window.append(flow_context.run(submit))
+
+    for _ in range(IN_FLIGHT):
+        submit_next()
+    while window:
+        future = window.popleft()
+        submit_next()
+        yield future.result()
 
 
 def on_dask() -> bool:
@@ -62,19 +121,3 @@ def map_parts(fn: Callable[[Part], list[PartResult]], parts: Sequence[Part]) -> 
     if any(f is None for f in pooled):
         return [fn(p) for p in parts]
     return [f.result() for f in pooled if f is not None]
-
-
-def parse_files(
-    landing: str, storage_options: Mapping[str, str], feed: str, paths: Sequence[str], groups: int
-) -> list[tuple[str, ParsedFile]]:
-    """Parse `paths` in `groups` contiguous groups, mapped over the flow's workers on Dask.
-
-    The order of the result is the order of `paths`, whatever the worker count.
-    """
-    if not on_dask() or groups < 2 or len(paths) < 2:
-        parsed: list[tuple[str, ParsedFile]] = parse_landing_files.fn(landing, storage_options, feed, paths)
-        return parsed
-    size = -(-len(paths) // groups)
-    chunks = [list(paths[i : i + size]) for i in range(0, len(paths), size)]
-    futures = [parse_landing_files.submit(landing, storage_options, feed, c) for c in chunks]
-    return [item for f in futures for item in f.result()]

@@ -97,38 +97,15 @@ def test_flow_on_two_dask_workers_equals_the_single_process_run(
     # Small batches, so every large-enough table's validation is split over the workers.
     monkeypatch.setattr("stedi.validation.BATCH_ROWS", 2_000)
     monkeypatch.setattr("tasks.plan.MIN_PARALLEL_ROWS", 0)  # the units of days go to the workers too
+    monkeypatch.setattr("tasks.landing.GROUP_BYTES", 1)  # and the landing files, a group per file
     stedi_lakehouse_dask(landing=str(landing), lakehouse=str(tmp_path / "dask"), dask_address=dask_cluster)
 
     ran = tasks_run_on(dask_cluster)
     assert any("validate_part" in p for p in ran)
     assert any("build_days" in p for p in ran)
+    assert any("read_landing_files" in p for p in ran)
     local, on_dask = Lake(str(tmp_path / "local"), {}), Lake(str(tmp_path / "dask"), {})
     expected, actual = tables(local), tables(on_dask)
     for table in TABLES:
         assert actual[table].equals(expected[table]), table
         assert on_dask.version(table) == local.version(table)
-
-
-def test_landing_files_parsed_on_two_workers_come_back_in_order(
-    tmp_path: Path, prefect_harness: None, dask_cluster: str
-) -> None:
-    from prefect import flow
-
-    from flows.runners import dask_runner
-    from stedi.storage import Landing
-    from tasks.parallel import parse_files
-
-    generate(tmp_path, GeneratorSpec(customers=40, seed=3, files=4))
-    source = Landing(str(tmp_path), {})
-    paths = [f.path for f in source.files("accelerometer")]
-
-    @flow(task_runner=dask_runner(dask_cluster))
-    def parse_on_cluster() -> list[tuple[str, int]]:
-        return [
-            (name, p.rows.num_rows) for name, p in parse_files(str(tmp_path), {}, "accelerometer", paths, 2)
-        ]
-
-    local = [(name, p.rows.num_rows) for name, p in parse_files(str(tmp_path), {}, "accelerometer", paths, 2)]
-    assert parse_on_cluster() == local
-    assert [name for name, _ in local] == [source.display_name(p) for p in paths]
-    assert any("parse_landing_files" in p for p in tasks_run_on(dask_cluster))

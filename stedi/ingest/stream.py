@@ -107,9 +107,14 @@ def landing_groups(
     ingested_at: datetime,
     known: SeenIds,
     tally: Tally,
+    ahead: bool = True,
 ) -> Iterator[pa.Table]:
-    """One table of new rows (landing schema) per group of parsed files; the next group parses meanwhile."""
-    for files in read_ahead(parsed):
+    """One table of new rows (landing schema) per group of parsed files.
+
+    With `ahead` the next group parses in a thread meanwhile (`parsed` parses as it is
+    iterated); without it `parsed` is iterated here (its groups are parsed elsewhere).
+    """
+    for files in read_ahead(parsed) if ahead else parsed:
         batch = build_group(feed, files, ingested_at, known)
         del files  # the parsed tables are garbage once filtered: not kept while the rows are written
         tally.outcomes += batch.outcomes
