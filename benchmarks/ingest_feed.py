@@ -23,11 +23,11 @@ def main(argv: list[str]) -> None:
     import tasks.publish
     from stedi.config import RunConfig
     from stedi.schemas import FEEDS_BY_NAME
-    from stedi.validation import preload
+    from stedi.validation import _batch_definition
 
     tasks.landing.get_run_logger = lambda: log  # type: ignore[assignment]
     tasks.publish.get_run_logger = lambda: log  # type: ignore[assignment]
-    preload().join()
+    _batch_definition()  # imports Great Expectations
     shutil.rmtree(lakehouse, ignore_errors=True)
     config = RunConfig.build(landing, lakehouse)
     for name in feeds:

@@ -170,7 +170,7 @@ def _ingest(
     flow_context = contextvars.copy_context() if parallel else None
 
     def chunks() -> Iterator[tuple[pa.Table, pa.Table]]:
-        parsed = read_groups(config, feed, groups, flow_context)
+        parsed = read_groups(config, feed, groups, ingested_at, flow_context)
         new = landing_groups(feed, parsed, ingested_at, known, tally, ahead=not parallel)
         for rows in itertools.chain(kept, new):
             rows = drop_erased_rows(rows)

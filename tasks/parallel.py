@@ -10,6 +10,7 @@ import contextvars
 import hashlib
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -21,7 +22,7 @@ from prefect.futures import PrefectFuture
 from stedi import validation_pool
 from stedi.config import RunConfig
 from stedi.ingest.ledger import SeenFile
-from stedi.ingest.lineage import ParsedLanding
+from stedi.ingest.lineage import ParsedLanding, StampedGroup, stamp_group
 from stedi.ingest.parse import parse_file
 from stedi.schemas import FEEDS_BY_NAME, Feed
 from stedi.storage import Landing
@@ -42,14 +43,20 @@ def validate_part(part: Part) -> list[PartResult]:
 
 @task(name="read_landing_files", task_run_name="read-{feed}-{first}", **PART_OPTIONS)
 def read_landing_files(
-    config: RunConfig, feed: str, first: str, files: Sequence[tuple[SeenFile, str]]
-) -> list[ParsedLanding]:
-    """Read, hash and parse some landing files of `feed` ((logged file, full path) each), in order.
-
-    `first` (the first file's name) only names the task run.
+    config: RunConfig, feed: str, first: str, files: Sequence[tuple[SeenFile, str]], ingested_at: datetime
+) -> StampedGroup:
+    """Read, hash and parse some landing files of `feed` ((logged file, full path) each) and stamp
+    their rows with lineage and record ids, in order. `first` (the first file's name) names the run.
     """
-    source = Landing(config.landing, config.storage_options)
-    return [read_landing(source, FEEDS_BY_NAME[feed], file, path) for file, path in files]
+    return read_group(
+        Landing(config.landing, config.storage_options), FEEDS_BY_NAME[feed], files, ingested_at
+    )
+
+
+def read_group(
+    landing: Landing, feed: Feed, files: Sequence[tuple[SeenFile, str]], ingested_at: datetime
+) -> StampedGroup:
+    return stamp_group(feed, [read_landing(landing, feed, file, path) for file, path in files], ingested_at)
 
 
 def read_landing(landing: Landing, feed: Feed, file: SeenFile, path: str) -> ParsedLanding:
@@ -69,8 +76,9 @@ def read_groups(
     config: RunConfig,
     feed: Feed,
     groups: Sequence[Sequence[tuple[SeenFile, str]]],
+    ingested_at: datetime,
     flow_context: contextvars.Context | None,
-) -> Iterator[list[ParsedLanding]]:
+) -> Iterator[StampedGroup]:
     """The groups of files parsed, in order: on the flow's workers when given the flow's context
     (`contextvars.copy_context()` in the flow run), else here.
 
@@ -81,16 +89,18 @@ def read_groups(
     if flow_context is None:
         landing = Landing(config.landing, config.storage_options)
         for group in groups:
-            yield [read_landing(landing, feed, file, path) for file, path in group]
+            yield read_group(landing, feed, group, ingested_at)
         return
     pending = iter(groups)
-    window: deque[PrefectFuture[list[ParsedLanding]]] = deque()
+    window: deque[PrefectFuture[StampedGroup]] = deque()
 
     def submit_next() -> None:
         group = next(pending, None)
         if group is not None:
             files = list(group)
-            submit = partial(read_landing_files.submit, config, feed.name, files[0][0].path, files)
+            submit = partial(
+                read_landing_files.submit, config, feed.name, files[0][0].path, files, ingested_at
+            )
             window.append(flow_context.run(submit))
 
     for _ in range(IN_FLIGHT):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,7 +13,7 @@ import pyarrow as pa
 from stedi.ingest.dedupe import record_hashes, to_ids
 from stedi.ingest.ledger import FileOutcome, SeenFile
 from stedi.ingest.parse import ParsedFile
-from stedi.ingest.seen import SeenIds, keep_new
+from stedi.ingest.seen import SeenIds, Sorted, keep_sorted, sort_by_h1
 from stedi.schemas import QUARANTINE_SCHEMA, Feed, days_of
 
 
@@ -48,7 +49,7 @@ def repeat_string(value: str, n: int) -> pa.Array:
 
 
 def with_lineage(feed: Feed, parsed: ParsedFile, source_file: str, ingested_at: datetime) -> pa.Table:
-    """The file's rows stamped with their file and ingest time (`_record_id` is added by `build_group`)."""
+    """The file's rows stamped with their file and ingest time (`_record_id` is added by `stamp_group`)."""
     rows = parsed.rows
     n = rows.num_rows
     rows = rows.append_column("_source_file", repeat_string(source_file, n))
@@ -56,20 +57,46 @@ def with_lineage(feed: Feed, parsed: ParsedFile, source_file: str, ingested_at: 
     return rows.append_column("_ingested_at", pa.repeat(stamp, n))
 
 
-def build_group(feed: Feed, files: Sequence[ParsedLanding], ingested_at: datetime, seen: SeenIds) -> Batch:
-    """Rows of `files` in order with their `_record_id`, each record once and only if not in `seen`.
+@dataclass(frozen=True)
+class StampedGroup:
+    """A group of parsed files as rows of the landing table (before duplicates are removed).
 
-    The kept records join `seen`, so later groups of the same run drop them too.
+    Everything here is a pure function of the files, so it is computed where they are parsed (a
+    worker); only the duplicate check against the run's seen ids needs the flow process.
     """
+
+    files: list[ParsedLanding]  # without their rows (in `rows`): per-file outcomes and quarantine
+    rows: pa.Table  # landing schema, every parsed row in file order
+    ids: Sorted  # the rows' record ids sorted by h1
+    sizes: list[int]  # rows per file
+
+
+def stamp_group(feed: Feed, files: Sequence[ParsedLanding], ingested_at: datetime) -> StampedGroup:
+    """Rows of `files` in order with lineage, `_record_id` and (reading feeds) `_day`."""
     tables = [with_lineage(feed, f.parsed, f.file.path, ingested_at) for f in files]
     if tables:
         rows = pa.concat_tables(tables)
     else:
         rows = feed.landing_schema.empty_table().drop_columns(["_record_id"])
     hashes = record_hashes(rows, feed.content_columns)
-    keep = keep_new(seen, hashes)
-    sizes = [t.num_rows for t in tables]
-    bounds = np.cumsum([0, *sizes])
+    # Columns in the landing schema's order and types: no cast of the whole group afterwards.
+    columns = [rows.column(n) for n in rows.column_names]
+    position = rows.schema.get_field_index("_source_file")
+    columns.insert(position, pa.chunked_array([to_ids(hashes)]))
+    if feed.reading_time:
+        columns.append(days_of(rows.column(feed.reading_time)))
+    stamped = pa.Table.from_arrays(columns, schema=feed.landing_schema)
+    bare = [
+        dataclasses.replace(f, parsed=dataclasses.replace(f.parsed, rows=f.parsed.rows.slice(0, 0)))
+        for f in files
+    ]
+    return StampedGroup(bare, stamped, sort_by_h1(hashes), [t.num_rows for t in tables])
+
+
+def keep_new_rows(feed: Feed, group: StampedGroup, ingested_at: datetime, seen: SeenIds) -> Batch:
+    """The group's rows, each record once and only if not in `seen`; the kept ids join `seen`."""
+    keep = keep_sorted(seen, group.ids)
+    bounds = np.cumsum([0, *group.sizes])
     kept_before = np.concatenate([[0], np.cumsum(keep)])
     kept_per_file = kept_before[bounds[1:]] - kept_before[bounds[:-1]]
     outcomes = [
@@ -79,22 +106,24 @@ def build_group(feed: Feed, files: Sequence[ParsedLanding], ingested_at: datetim
             content_hash=f.content_hash,
             accepted=int(kept_per_file[i]),
             quarantined=len(f.parsed.quarantined),
-            deduplicated=int(sizes[i] - kept_per_file[i]),
+            deduplicated=int(group.sizes[i] - kept_per_file[i]),
         )
-        for i, f in enumerate(files)
+        for i, f in enumerate(group.files)
     ]
-    # Columns in the landing schema's order and types: no cast of the whole group afterwards.
-    columns = [rows.column(n) for n in rows.column_names]
-    position = rows.schema.get_field_index("_source_file")
-    columns.insert(position, pa.chunked_array([to_ids(hashes)]))
-    if feed.reading_time:
-        columns.append(days_of(rows.column(feed.reading_time)))
+    rows = group.rows
     if not keep.all():  # no copy when nothing is dropped
         # Column by column: Table.filter first aligns the columns' differing chunk layouts (5x slower).
         mask = pa.array(keep)
-        columns = [c.filter(mask) for c in columns]
-    kept = pa.Table.from_arrays(columns, schema=feed.landing_schema)
-    return Batch(kept, quarantine_rows(feed, files, ingested_at), outcomes)
+        rows = pa.Table.from_arrays([c.filter(mask) for c in rows.columns], schema=feed.landing_schema)
+    return Batch(rows, quarantine_rows(feed, group.files, ingested_at), outcomes)
+
+
+def build_group(feed: Feed, files: Sequence[ParsedLanding], ingested_at: datetime, seen: SeenIds) -> Batch:
+    """Rows of `files` in order with their `_record_id`, each record once and only if not in `seen`.
+
+    The kept records join `seen`, so later groups of the same run drop them too.
+    """
+    return keep_new_rows(feed, stamp_group(feed, files, ingested_at), ingested_at, seen)
 
 
 def quarantine_rows(feed: Feed, files: Sequence[ParsedLanding], ingested_at: datetime) -> pa.Table:

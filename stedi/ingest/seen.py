@@ -193,7 +193,11 @@ def _merge_all(runs: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, n
 
 def keep_new(seen: SeenIds, hashes: Hashes) -> np.ndarray:
     """Mask in row order: True for the first row of each id not yet in `seen`; those ids join `seen`."""
-    ids = sort_by_h1(hashes)
+    return keep_sorted(seen, sort_by_h1(hashes))
+
+
+def keep_sorted(seen: SeenIds, ids: Sorted) -> np.ndarray:
+    """`keep_new` of ids already sorted by h1 (`sort_by_h1`)."""
     fresh = first_in_sorted(ids)
     fresh &= ~seen.contains(ids.h1, ids.h2)
     seen.add_sorted(ids.h1[fresh], ids.h2[fresh])

@@ -13,7 +13,7 @@ from typing import TypeVar, cast
 import pyarrow as pa
 
 from stedi.ingest.ledger import FileOutcome
-from stedi.ingest.lineage import ParsedLanding, build_group
+from stedi.ingest.lineage import ParsedLanding, StampedGroup, keep_new_rows, stamp_group
 from stedi.ingest.seen import SeenIds
 from stedi.schemas import Feed
 
@@ -103,20 +103,22 @@ class Tally:
 
 def landing_groups(
     feed: Feed,
-    parsed: Iterable[Sequence[ParsedLanding]],
+    groups: Iterable[StampedGroup | Sequence[ParsedLanding]],
     ingested_at: datetime,
     known: SeenIds,
     tally: Tally,
     ahead: bool = True,
 ) -> Iterator[pa.Table]:
-    """One table of new rows (landing schema) per group of parsed files.
+    """One table of new rows (landing schema) per group of files, parsed or already stamped.
 
-    With `ahead` the next group parses in a thread meanwhile (`parsed` parses as it is
-    iterated); without it `parsed` is iterated here (its groups are parsed elsewhere).
+    With `ahead` the next group is made in a thread meanwhile (`groups` parses as it is
+    iterated); without it `groups` is iterated here (its groups are made elsewhere, on workers).
     """
-    for files in read_ahead(parsed) if ahead else parsed:
-        batch = build_group(feed, files, ingested_at, known)
-        del files  # the parsed tables are garbage once filtered: not kept while the rows are written
+    for group in read_ahead(groups) if ahead else groups:
+        stamped = group if isinstance(group, StampedGroup) else stamp_group(feed, group, ingested_at)
+        del group  # the parsed tables are garbage once stamped: not kept while the rows are written
+        batch = keep_new_rows(feed, stamped, ingested_at, known)
+        del stamped
         tally.outcomes += batch.outcomes
         tally.quarantine.append(batch.quarantine)
         tally.groups += 1
