@@ -149,13 +149,13 @@ def distinct(column: pa.ChunkedArray | pa.Array, name: str) -> pa.Table:
     return pa.table({name: pc.unique(column)})
 
 
-def lookup(keys: pa.ChunkedArray | pa.Array, found: pa.Table, key: str, value: str) -> pa.Array:
-    """Per value of `keys`, `found[value]` of the row whose `found[key]` equals it (null where none)."""
+def lookup(keys: pa.ChunkedArray | pa.Array, found: pa.Table, key: str) -> pa.Table:
+    """Per value of `keys`, the row of `found` whose `key` equals it (all nulls where none), without `key`."""
     values = found[key].combine_chunks()
     if len(pc.unique(values)) != len(values):
         raise AssertionError(f"audit lookup on {key} found a key twice: a join fanned out")
     index = pc.index_in(keys, value_set=values, skip_nulls=True)
-    return found[value].combine_chunks().take(index)
+    return found.drop_columns([key]).take(index)
 
 
 def at_rows(rows: int, found: pa.Table, value: str | None = None, default: int | None = None) -> pa.Array:

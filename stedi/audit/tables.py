@@ -168,7 +168,7 @@ def audit_accelerometer_trusted(candidate: pa.Table, facts: CustomerFacts) -> pa
     return _with(
         "accelerometer_trusted",
         candidate,
-        {"_consent_at": lookup(candidate["user"], consent, "user", "consent_at")},
+        {"_consent_at": lookup(candidate["user"], consent, "user")["consent_at"]},
     )
 
 
@@ -203,7 +203,7 @@ def audit_step_trainer_trusted(candidate: pa.Table, facts: CustomerFacts, curate
         (found,) = database.queries([sql], {"serials": distinct(candidate["serialNumber"], "serialNumber")})
         return _with("step_trainer_trusted", candidate, {
             "_owners_at_time": pa.nulls(rows, pa.int64()),
-            "_consent_at": lookup(candidate["serialNumber"], found, "serialNumber", "consent_at"),
+            "_consent_at": lookup(candidate["serialNumber"], found, "serialNumber")["consent_at"],
         })  # fmt: skip
     # the consent in force of each customer of `curated` (customer_curated), by number
     curated_consent = database.derived("curated_consent", {"source": curated}, lambda name: [f"""
@@ -262,10 +262,9 @@ def audit_machine_learning_curated(
     database = _database(facts, "consent", "ids", "owners")
     subject, known = candidate["subject_id"], _ROW_SUBJECTS.format(subjects=_subjects(facts, database))
     (subjects,) = database.queries([known], {"row_subjects": distinct(subject, "subject_id")})
+    of_rows = lookup(subject, subjects, "subject_id")  # kid, consent_at
     # each row with its subject's customer number: the joins over readings compare integers
-    rows = numbered(candidate, ML_COLUMNS).append_column(
-        "kid", lookup(subject, subjects, "subject_id", "kid")
-    )
+    rows = numbered(candidate, ML_COLUMNS).append_column("kid", of_rows["kid"])
     tables = {
         "candidate": rows,
         "steps": numbered(steps, _STEPS),
@@ -278,5 +277,5 @@ def audit_machine_learning_curated(
     return _with("machine_learning_curated", candidate, {
         "_step_subject": step,
         "_accel_subject": pc.if_else(at_rows(n, accel_rows), subject, None),
-        "_consent_at": lookup(subject, subjects, "subject_id", "consent_at"),
+        "_consent_at": of_rows["consent_at"],
     })  # fmt: skip
