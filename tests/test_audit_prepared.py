@@ -21,6 +21,7 @@ import pytest
 from deltalake import write_deltalake
 
 from stedi.audit import (
+    AUDIT_COLUMNS,
     CustomerFacts,
     audit_accelerometer_trusted,
     audit_machine_learning_curated,
@@ -197,3 +198,19 @@ def test_audit_facts_are_read_once_per_version_of_the_customer_inputs(tmp_path: 
     shutil.rmtree(tmp_path / "lake")
     write_customers(lake, rec("b@x.t", C, "s0"))
     assert audit_facts(lake, Policy.STRICT).consent["key"].to_pylist() == ["b@x.t"]
+
+
+@pytest.mark.parametrize("policy", [Policy.STRICT, Policy.UDACITY])
+def test_an_empty_day_audits_to_an_empty_frame_with_the_audit_columns(policy: Policy) -> None:
+    facts = customer_facts(customers(rec("a@x.t", C, "s0")), None, policy, SALT)
+    _, candidate, step, reading = ml_inputs()
+    frames = {
+        "accelerometer_trusted": audit_accelerometer_trusted(reading.slice(0, 0), facts),
+        "step_trainer_trusted": audit_step_trainer_trusted(step.slice(0, 0), facts, customers()),
+        "machine_learning_curated": audit_machine_learning_curated(
+            candidate.slice(0, 0), facts, step.slice(0, 0), reading.slice(0, 0)
+        ),
+    }
+    for table, frame in frames.items():
+        assert frame.num_rows == 0
+        assert frame.schema.names[-len(AUDIT_COLUMNS[table]) :] == [f.name for f in AUDIT_COLUMNS[table]]

@@ -60,8 +60,8 @@ class Database:
     """An in-memory DuckDB database of tables prepared once, queried by many calls (and threads).
 
     `prepare` runs statements over Arrow tables registered for the time being, once per name: what
-    they create (`CREATE TABLE ...`) stays. Each `queries` call runs on its own cursor with its own registered
-    tables. Tables derived from further inputs (`derived`) are made once per input objects.
+    they create (`CREATE TABLE ...`) stays. Each `queries` call runs on its own cursor with its own
+    registered tables. Tables derived from further inputs (`derived`) are made once per input objects.
     """
 
     _KEEP = 4  # derived tables kept per name (one per input object: a build uses one)
