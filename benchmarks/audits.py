@@ -12,6 +12,10 @@ the CPU seconds of the facts and of each audit's first call (which may prepare w
 the facts): a worker pays those once per build.
 `--digest FILE` writes a hash of every audit column per audit and day, or compares with the FILE
 written before a change (the audits' meaning must not change). The lakehouse is only read.
+
+To time another revision of the audits with this script, extract its code and put it first on the path:
+    mkdir /tmp/rev && git archive REV stedi tasks | tar -x -C /tmp/rev
+    PYTHONPATH=/tmp/rev .venv/bin/python benchmarks/audits.py --digest /tmp/audits.json
 """
 
 from __future__ import annotations
