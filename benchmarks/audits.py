@@ -144,8 +144,15 @@ def main() -> None:
     if args.digest is not None:
         if args.digest.exists():
             before = json.loads(args.digest.read_text())
-            differ = sorted(k for k in digests if k in before and before[k] != digests[k])
-            print("audit columns identical to", args.digest if not differ else f"DIFFER: {differ}")
+            common = [k for k in digests if k in before]
+            differ = sorted(k for k in common if before[k] != digests[k])
+            if not common:
+                print(f"no audit and day in common with {args.digest}: use the same --days")
+            else:
+                print(
+                    f"{len(common)} audits of days compared with {args.digest}:",
+                    f"DIFFER {differ}" if differ else "identical",
+                )
         else:
             args.digest.write_text(json.dumps(digests, indent=1))
             print("digest written to", args.digest)

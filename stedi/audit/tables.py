@@ -194,8 +194,9 @@ def audit_step_trainer_trusted(candidate: pa.Table, facts: CustomerFacts, curate
     its device; `_consent_at` is the consent of the only one, if it is in `curated` (customer_curated).
     udacity: `_consent_at` of a customer_curated record naming the device as written.
     """
-    database, rows = _database(facts, "consent", "ids", "owners"), candidate.num_rows
+    rows = candidate.num_rows
     if facts.policy is Policy.UDACITY:
+        database = _database(facts)
         devices = database.derived("devices", {"source": curated}, lambda name: [f"""
             CREATE TABLE {name} AS SELECT serialNumber, max(shareWithResearchAsOfDate) AS consent_at
             FROM source WHERE serialNumber IS NOT NULL GROUP BY serialNumber"""])  # fmt: skip
@@ -205,6 +206,7 @@ def audit_step_trainer_trusted(candidate: pa.Table, facts: CustomerFacts, curate
             "_owners_at_time": pa.nulls(rows, pa.int64()),
             "_consent_at": lookup(candidate["serialNumber"], found, "serialNumber")["consent_at"],
         })  # fmt: skip
+    database = _database(facts, "consent", "ids", "owners")
     # the consent in force of each customer of `curated` (customer_curated), by number
     curated_consent = database.derived("curated_consent", {"source": curated}, lambda name: [f"""
         CREATE TABLE {name} AS SELECT i.kid, c.consent_at
@@ -259,7 +261,7 @@ def audit_machine_learning_curated(
     have been computed with the salt of `subject_id`.
     """
     strict = facts.policy is Policy.STRICT
-    database = _database(facts, "consent", "ids", "owners")
+    database = _database(facts, "ids", "owners") if strict else _database(facts, "ids")
     subject, known = candidate["subject_id"], _ROW_SUBJECTS.format(subjects=_subjects(facts, database))
     (subjects,) = database.queries([known], {"row_subjects": distinct(subject, "subject_id")})
     of_rows = lookup(subject, subjects, "subject_id")  # kid, consent_at
