@@ -8,27 +8,32 @@ Parts travel as Arrow tables (pickled with their buffers); results are small cou
 a run the same process writes the run's results to the GX stores and renders Data Docs
 (stedi.data_docs.record_run, once per run), so GX is imported once and nothing else writes the stores.
 
-Without `start()` (unit tests, library use) `submit` returns None and callers validate in-process.
+Without `start()` (unit tests, library use, task-runner workers) `submit` returns None and callers
+validate in-process; `map_parts` does either, so a unit of days built in the flow process validates
+here too and the flow process never imports GX.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+P = TypeVar("P")
 
 _pool: ProcessPoolExecutor | None = None
 
 
 def _warm(parent: int) -> None:
-    from stedi.process import die_with_parent
-    from stedi.validation import _batch_definition
+    from stedi.process import die_with_parent, end_at_exit
 
     die_with_parent(parent)
+    end_at_exit(lambda: 0)  # before GX is imported: once the pool lets the process go, it ends at once
+    from stedi.validation import _batch_definition
+
     _batch_definition()
 
 
@@ -48,6 +53,12 @@ def start() -> None:
 def submit(fn: Callable[..., T], *args: Any) -> Future[T] | None:
     """Run `fn(*args)` in the validation process; None when it was not started."""
     return None if _pool is None else _pool.submit(fn, *args)
+
+
+def map_parts(fn: Callable[[P], T], parts: Sequence[P]) -> list[T]:
+    """`fn` over `parts` in the validation process when it runs, else here, one after the other."""
+    pooled = [submit(fn, p) for p in parts]
+    return [f.result() if f is not None else fn(p) for f, p in zip(pooled, parts, strict=True)]
 
 
 def stop() -> None:

@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as pads
 from prefect import get_run_logger, task
 
+from stedi import validation_pool
 from stedi.audit import (
     CustomerFacts,
     audit_accelerometer_trusted,
@@ -215,7 +216,7 @@ def build_days(config: RunConfig, unit: DayUnit) -> UnitResult:
         day_counts[day_key(day)] = result.counts
     spec = REGISTRY[unit.table]
     frame = pa.concat_tables(audits) if audits else audit_schema(unit.table, spec.schema).empty_table()
-    report = validate(unit.table, frame, config.policy)
+    report = validate(unit.table, frame, config.policy, map_parts=validation_pool.map_parts)
     report.raise_if_blocking()  # before any file is written: nothing to clean up
     files = [inputs.lake.write_part(unit.table, table) for _, table in kept if table.num_rows]
     rows = sum(t.num_rows for _, t in kept)

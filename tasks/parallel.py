@@ -127,7 +127,4 @@ def map_parts(fn: Callable[[Part], list[PartResult]], parts: Sequence[Part]) -> 
     if len(parts) >= 2 and on_dask():
         futures = validate_part.map(list(parts))
         return [f.result() for f in futures]
-    pooled = [validation_pool.submit(fn, p) for p in parts]
-    if any(f is None for f in pooled):
-        return [fn(p) for p in parts]
-    return [f.result() for f in pooled if f is not None]
+    return validation_pool.map_parts(fn, parts)

@@ -20,6 +20,7 @@ from types import FrameType
 from stedi.cli.exit_codes import ExitCode, exit_code, one_line
 from stedi.cli.output import json_stdout
 from stedi.errors import StediError
+from stedi.process import end_at_exit
 
 # Subcommand modules; each defines register(subparsers) and sets `handler` on its parser.
 COMMANDS = ("generate", "run", "tables", "quarantine", "query", "ddl", "erase", "privacy_report")
@@ -77,6 +78,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _failed(args, exc, ExitCode.INTERRUPTED if interrupts else exit_code(exc))
 
 
+def console() -> None:
+    """The `stedi` console script: `main`, then exit with its code without Python's teardown.
+
+    The exit handlers (Prefect's log and event flushes, helper processes' shutdown) still run;
+    freeing every loaded module one by one afterwards is skipped.
+    """
+    status: list[int] = []
+    end_at_exit(lambda: status[0] if status else None)  # first registered: runs after all others
+    status.append(main())
+    sys.exit(status[0])
+
+
 def _failed(args: argparse.Namespace, exc: BaseException, code: ExitCode) -> int:
     if args.debug:
         traceback.print_exception(exc, file=sys.stderr)
@@ -126,4 +139,4 @@ def _message(exc: BaseException, code: ExitCode) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

@@ -1,5 +1,3 @@
-import sys
+from stedi.cli import console
 
-from stedi.cli import main
-
-sys.exit(main())
+console()

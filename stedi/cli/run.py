@@ -88,11 +88,16 @@ def run(args: argparse.Namespace) -> int:
     from stedi import validation_pool
     from stedi.cli.console import run_console
 
-    validation_pool.start()  # imports Great Expectations in its own process while Prefect starts
+    # Great Expectations loads in its own process on the other core: at once against a running
+    # server; with a temporary server once this process has imported the flow, so the booting
+    # server keeps a core to itself (it is what the run waits for).
+    if server is None:
+        validation_pool.start()
     options = {"landing": args.landing, "lakehouse": args.lakehouse, "policy": args.policy}
     if args.dask:
         from flows.runners import stedi_lakehouse_dask
 
+        validation_pool.start()
         address = None if args.dask == "local" else args.dask
         with prefect_api(server), waiting_at_most(args.wait), run_console(not args.no_progress, args.debug):
             started = time.perf_counter()  # the server is up: from here on it is the flow's time
@@ -106,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         from flows.stedi_lakehouse import stedi_lakehouse
 
+        validation_pool.start()
         with prefect_api(server), waiting_at_most(args.wait), run_console(not args.no_progress, args.debug):
             started = time.perf_counter()
             summary = stedi_lakehouse(
