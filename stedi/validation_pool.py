@@ -25,6 +25,7 @@ T = TypeVar("T")
 P = TypeVar("P")
 
 _pool: ProcessPoolExecutor | None = None
+_warmed: Future[int] | None = None  # done once the process has imported GX
 
 
 def _warm(parent: int) -> None:
@@ -39,7 +40,7 @@ def _warm(parent: int) -> None:
 
 def start() -> None:
     """Start the validation process now (idempotent); its GX import runs in the background."""
-    global _pool
+    global _pool, _warmed
     if _pool is None:
         _pool = ProcessPoolExecutor(
             max_workers=1,
@@ -47,7 +48,7 @@ def start() -> None:
             initializer=_warm,
             initargs=(os.getpid(),),
         )
-        _pool.submit(int)  # the worker is spawned on the first submit: do it now
+        _warmed = _pool.submit(int)  # the worker is spawned on the first submit: do it now
 
 
 def submit(fn: Callable[..., T], *args: Any) -> Future[T] | None:
@@ -61,8 +62,25 @@ def map_parts(fn: Callable[[P], T], parts: Sequence[P]) -> list[T]:
     return [f.result() if f is not None else fn(p) for f, p in zip(pooled, parts, strict=True)]
 
 
+def abandon() -> None:
+    """Stop the validation process without waiting for its import of GX: for a run that is over.
+
+    A process still importing GX (a run that turned out to need no validation) is killed; one
+    that has worked is stopped in order (it ends at once, see `_warm`), so the semaphores its
+    libraries created are released.
+    """
+    if _pool is not None and _warmed is not None and not _warmed.done():
+        kill_workers = getattr(_pool, "kill_workers", None)  # Python 3.14
+        if kill_workers is not None:
+            kill_workers()
+        else:
+            for process in list((_pool._processes or {}).values()):  # no public way before Python 3.14
+                process.kill()
+    stop()
+
+
 def stop() -> None:
-    global _pool
-    pool, _pool = _pool, None
+    global _pool, _warmed
+    pool, _pool, _warmed = _pool, None, None
     if pool is not None:
         pool.shutdown(wait=True, cancel_futures=True)

@@ -61,21 +61,36 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
     import os
-    import time
-    from pathlib import Path
 
-    from stedi.config import RunConfig, arm_faults, quiet_prefect_env
-    from stedi.lock import waiting_at_most
-    from stedi.prefect_api import TemporaryServer, prefect_api
+    from stedi import validation_pool
+    from stedi.config import RunConfig, quiet_prefect_env
+    from stedi.prefect_api import TemporaryServer
 
     # Fail fast on bad arguments, before Prefect starts.
     config = RunConfig.build(args.landing, args.lakehouse, args.policy)
     quiet_prefect_env()
     # Boot the temporary Prefect server now, on the other core, while this process imports.
-    server = None if os.environ.get("PREFECT_API_URL") else TemporaryServer().start()
     # A server that turns out to be unneeded (nothing to do, bad input) is stopped at exit.
+    server = None if os.environ.get("PREFECT_API_URL") else TemporaryServer().start()
+    if server is None:  # nothing boots: Great Expectations loads on the other core from now on
+        validation_pool.start()
+    try:
+        return _run(args, config, server)
+    finally:
+        validation_pool.abandon()  # the run is over: nothing waits for the validation process any more
+
+
+def _run(args: argparse.Namespace, config: Any, server: Any) -> int:
+    import json
+    import time
+    from pathlib import Path
+
+    from stedi import validation_pool
+    from stedi.config import arm_faults
+    from stedi.lock import waiting_at_most
+    from stedi.prefect_api import prefect_api
+
     if not args.full_refresh and not args.always and _nothing_to_do(config):
         if args.json:
             from stedi.cli.output import emit_json
@@ -85,15 +100,11 @@ def run(args: argparse.Namespace) -> int:
             print(f"nothing new in {config.landing}: every file is ingested and every table is up to date")
         return 0
     arm_faults()
-    from stedi import validation_pool
     from stedi.cli.console import run_console
 
-    # Great Expectations loads in its own process on the other core: at once against a running
-    # server; with a temporary server once this process has imported the flow, so the booting
-    # server keeps a core to itself (it is what the run waits for).
-    if server is None:
-        validation_pool.start()
     options = {"landing": args.landing, "lakehouse": args.lakehouse, "policy": args.policy}
+    # With a temporary server Great Expectations starts loading only now, once this process has
+    # imported the flow: the booting server, which the run waits for, keeps a core to itself.
     if args.dask:
         from flows.runners import stedi_lakehouse_dask
 
