@@ -79,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
         return _run(args, config, server)
     finally:
         validation_pool.abandon()  # the run is over: nothing waits for the validation process any more
+        _flush_prefect()
 
 
 def _run(args: argparse.Namespace, config: Any, server: Any) -> int:
@@ -138,6 +139,23 @@ def _run(args: argparse.Namespace, config: Any, server: Any) -> int:
     if args.summary_json:
         Path(args.summary_json).write_text(json.dumps(document, indent=2, default=str) + "\n")
     return 0
+
+
+def _flush_prefect() -> None:
+    """Send the run's last events and log lines to the Prefect API now, before the CLI's last line.
+
+    Prefect would do it at exit, and say so on stderr when items are still queued: after the
+    one-line message that must end the output.
+    """
+    import sys
+
+    if "prefect" not in sys.modules:
+        return
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    EventsWorker.drain_all()
+    APILogWorker.drain_all()
 
 
 def _nothing_to_do(config: Any) -> bool:

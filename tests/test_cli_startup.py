@@ -1,0 +1,180 @@
+"""What makes `stedi run` start soon and end at once: GX only in the validation process, a lean
+temporary server, no teardown at exit. Each check runs in a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests.cli_process import small_landing
+
+
+def python(code: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run `code` in a fresh interpreter (a file, so spawned children can import its main module)."""
+    script = cwd / "script.py"
+    script.write_text(textwrap.dedent(code))
+    return subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_a_process_ended_at_exit_keeps_its_code_and_the_later_exit_handlers(tmp_path: Path) -> None:
+    result = python(
+        """
+        import atexit, sys
+        from stedi.process import end_at_exit
+
+        atexit.register(print, "torn down")  # registered before: part of the skipped teardown
+        end_at_exit(lambda: 3)
+        atexit.register(print, "flushed")  # registered after (as Prefect's are): still runs
+        print("buffered", end=" ")
+        sys.exit(0)
+        """,
+        tmp_path,
+    )
+    assert result.returncode == 3, result.stderr
+    assert result.stdout == "buffered flushed\n"
+
+
+def test_without_a_code_the_exit_is_pythons(tmp_path: Path) -> None:
+    result = python(
+        """
+        import atexit, sys
+        from stedi.process import end_at_exit
+
+        atexit.register(print, "torn down")
+        end_at_exit(lambda: None)
+        sys.exit(5)
+        """,
+        tmp_path,
+    )
+    assert (result.returncode, result.stdout) == (5, "torn down\n"), result.stderr
+
+
+@pytest.mark.integration
+def test_the_validation_process_is_killed_mid_import_and_stopped_in_order_after_work(tmp_path: Path) -> None:
+    result = python(
+        """
+        import json, time
+        import pyarrow as pa
+        from stedi import validation_pool
+        from stedi.policy import Policy
+        from stedi.validation import validate
+
+        if __name__ == "__main__":
+            validation_pool.start()
+            started = time.perf_counter()
+            validation_pool.abandon()  # still importing GX: killed, not awaited
+            killed = time.perf_counter() - started
+            validation_pool.start()
+            frame = pa.table({"serialNumber": ["a", "b"], "distanceFromObject": [1, 2]})
+            report = validate("step_trainer_landing", frame, Policy.STRICT, validation_pool.map_parts)
+            validation_pool.abandon()  # it has worked: stopped in order, releasing what its libraries hold
+            print(json.dumps({"killed_s": killed, "outcomes": len(report.outcomes)}))
+        """,
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    found = json.loads(result.stdout)
+    assert found["killed_s"] < 2.0  # importing GX alone takes longer
+    assert found["outcomes"] > 0
+    assert "leaked" not in result.stderr, result.stderr
+
+
+@pytest.mark.integration
+def test_parts_run_in_the_validation_process_when_it_runs_else_here(tmp_path: Path) -> None:
+    result = python(
+        """
+        import json, os
+        from stedi import validation_pool
+
+        def pid(_: int) -> int:
+            return os.getpid()
+
+        if __name__ == "__main__":
+            alone = validation_pool.map_parts(pid, [1, 2])
+            validation_pool.start()
+            pooled = validation_pool.map_parts(pid, [1, 2])
+            validation_pool.stop()
+            print(json.dumps({"here": os.getpid(), "alone": alone, "pooled": pooled}))
+        """,
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    found = json.loads(result.stdout)
+    assert found["alone"] == [found["here"]] * 2
+    assert len(set(found["pooled"])) == 1 and found["pooled"][0] != found["here"]
+
+
+@pytest.mark.integration
+def test_the_temporary_server_skips_block_types_and_its_runs_send_no_heartbeats(tmp_path: Path) -> None:
+    """A Secret block that does not exist is still reported missing, so the salt falls back as before."""
+    code = """
+        import json
+        from stedi.config import prefect_secret
+        from stedi.prefect_api import TemporaryServer, prefect_api
+
+        if __name__ == "__main__":
+            with prefect_api(TemporaryServer().start()):
+                from prefect.client.orchestration import get_client
+                from prefect.settings import get_current_settings
+
+                with get_client(sync_client=True) as client:
+                    block_types = len(client.read_block_types())
+                heartbeat = get_current_settings().flows.heartbeat_frequency
+                salt = prefect_secret("stedi-subject-salt")
+            print(json.dumps({"block_types": block_types, "heartbeat": heartbeat, "salt": salt}))
+        """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
+    env |= {"PREFECT_HOME": str(tmp_path / "home")}
+    result = python(code, tmp_path, env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"block_types": 0, "heartbeat": None, "salt": None}
+
+    chosen = python(code, tmp_path, {**env, "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "60"})
+    assert chosen.returncode == 0, chosen.stderr
+    assert json.loads(chosen.stdout)["heartbeat"] == 60  # the user's choice wins
+
+
+@pytest.fixture(scope="module")
+def api_env(prefect_harness: None) -> dict[str, str]:
+    """Runs talk to the test server, as against a running `prefect server start`."""
+    from prefect.settings import PREFECT_API_URL
+
+    return {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_a_run_never_imports_great_expectations_in_the_cli_process(
+    tmp_path: Path, api_env: dict[str, str]
+) -> None:
+    """Every suite runs in the validation process, the units built in the flow process included."""
+    landing = small_landing(tmp_path / "landing")
+    result = python(
+        f"""
+        import sys
+        from stedi.cli import main
+
+        if __name__ == "__main__":
+            code = main(["run", "--landing", {str(landing)!r}, "--lakehouse", {str(tmp_path / "lake")!r}])
+            print("great_expectations" in sys.modules, code)
+        """,
+        tmp_path,
+        api_env,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "False 0", result.stdout
+    assert "machine_learning_curated" in result.stdout  # the whole build ran and was validated
