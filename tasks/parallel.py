@@ -7,6 +7,7 @@ so each table change is still one atomic Delta version.
 from __future__ import annotations
 
 import contextvars
+import gc
 import hashlib
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -30,6 +31,8 @@ from stedi.validation import Part, PartResult, run_part
 
 # Groups of landing files parsed on workers or waiting to be used, at most (each ≈ 48 MB of NDJSON).
 IN_FLIGHT = 3
+# Groups between two runs of the cycle collector (≈ 0.2 s each in a flow process).
+COLLECT_EVERY = 3
 
 # Part of a larger step: a failure fails the step, which has its own retries.
 PART_OPTIONS: dict[str, Any] = {"cache_policy": NO_CACHE, "retries": 0}
@@ -105,10 +108,20 @@ def read_groups(
 
     for _ in range(IN_FLIGHT):
         submit_next()
+    done = 0
     while window:
         future = window.popleft()
         submit_next()
-        yield future.result()
+        stamped = future.result()
+        del future
+        yield stamped
+        del stamped
+        done += 1
+        if done % COLLECT_EVERY == 0:
+            # A Prefect future and the future it wraps refer to each other (a done-callback), so a
+            # used group's result is freed only by the cycle collector: run it, or memory grows by a
+            # group per group (measured: 10M readings, 6.4 GB instead of 2.5 GB).
+            gc.collect()
 
 
 def on_dask() -> bool:
