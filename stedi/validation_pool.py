@@ -1,12 +1,15 @@
 """Great Expectations in a process of its own, beside the flow.
 
-Importing GX costs ≈ 5 s of CPU and its checks hold the GIL, so in the flow process they add up
+Importing GX costs ≈ 3 s of CPU and its checks hold the GIL, so in the flow process they add up
 with everything else. One spawned worker process imports GX as soon as a run starts (while the
 flow process imports Prefect and the temporary server boots) and then runs validation parts while
 the flow process parses, joins and writes the next data: the two cores work at the same time.
 Parts travel as Arrow tables (pickled with their buffers); results are small counts. At the end of
 a run the same process writes the run's results to the GX stores and renders Data Docs
 (stedi.data_docs.record_run, once per run), so GX is imported once and nothing else writes the stores.
+
+The process ends without Python's teardown once the pool lets it go (≈ 1 s with GX loaded), and
+`abandon` kills it while it is still importing GX (a run that turned out to need no validation).
 
 Without `start()` (unit tests, library use, task-runner workers) `submit` returns None and callers
 validate in-process; `map_parts` does either, so a unit of days built in the flow process validates
