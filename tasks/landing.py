@@ -32,7 +32,7 @@ from stedi.report import StepReport
 from stedi.schemas import QUARANTINE_SCHEMA, Feed
 from stedi.storage import Lake, Landing, LandingFile, sql_in
 from tasks.options import TASK_OPTIONS
-from tasks.parallel import on_pool, read_groups
+from tasks.parallel import on_dask, read_groups
 from tasks.publish import publish, publish_stream
 
 # A feed's new files are parsed on the task runner's workers from this many groups of files.
@@ -164,9 +164,11 @@ def _ingest(
     groups = [
         [(f, listed[f.path].path) for f in g] for g in group_files(run.files, lambda f: f.size, GROUP_BYTES)
     ]
-    # Two groups or more: parsed on the task runner's workers (both cores, or a Dask cluster)
-    # while this process removes duplicates, validates and writes.
-    parallel = len(groups) >= PARALLEL_GROUPS and on_pool()
+    # On a Dask cluster, from two groups on, the groups are read and parsed on its workers while this
+    # process removes duplicates, validates and writes. Not on the local process pool: each of its
+    # task runs costs more than parsing a group in a thread here (measured at 10M readings: 56 s
+    # against 22 s for the accelerometer feed), so locally the next group parses in a thread.
+    parallel = len(groups) >= PARALLEL_GROUPS and on_dask()
     flow_context = contextvars.copy_context() if parallel else None
 
     def chunks() -> Iterator[tuple[pa.Table, pa.Table]]:

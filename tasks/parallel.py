@@ -68,13 +68,6 @@ def read_landing(landing: Landing, feed: Feed, file: SeenFile, path: str) -> Par
     return ParsedLanding(file, hashlib.sha256(data).hexdigest(), parse_file(feed, data, file.path))
 
 
-def on_pool() -> bool:
-    """Whether the current flow run's tasks go to worker processes (a local pool or a Dask cluster)."""
-    context = FlowRunContext.get()
-    runner = getattr(context, "task_runner", None)
-    return type(runner).__name__ in {"DaskTaskRunner", "ProcessPoolTaskRunner"}
-
-
 def read_groups(
     config: RunConfig,
     feed: Feed,

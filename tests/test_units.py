@@ -1,12 +1,10 @@
-"""Units of days and landing file groups on the default process pool give the same tables as one
-unit in the flow process."""
+"""Units of days on the default process pool give the same tables as one unit in the flow process."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from prefect.client.orchestration import get_client
 
 from stedi.generate import GeneratorSpec, generate
 from stedi.storage import Lake
@@ -25,7 +23,6 @@ def test_units_on_worker_processes_equal_one_unit_in_the_flow_process(
     single = stedi_lakehouse(landing=str(landing), lakehouse=str(tmp_path / "one-unit"))
     monkeypatch.setattr("tasks.plan.MIN_PARALLEL_ROWS", 0)
     monkeypatch.setattr("tasks.plan.TARGET_UNIT_ROWS", 2_000)
-    monkeypatch.setattr("tasks.landing.GROUP_BYTES", 1)  # a group per file: parsed on the workers
     pooled = stedi_lakehouse(landing=str(landing), lakehouse=str(tmp_path / "units"))
 
     assert content(tmp_path / "units") == content(tmp_path / "one-unit")
@@ -35,7 +32,3 @@ def test_units_on_worker_processes_equal_one_unit_in_the_flow_process(
         in_flow, on_pool = single.step(table), pooled.step(table)
         assert in_flow is not None and on_pool is not None
         assert on_pool.counts == in_flow.counts
-    with get_client(sync_client=True) as client:
-        names = {run.name for run in client.read_task_runs()}
-    for feed in ("customer", "accelerometer", "step_trainer"):
-        assert any(n.startswith(f"read-{feed}-") for n in names), f"{feed} files were not read on the pool"
