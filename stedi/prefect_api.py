@@ -128,7 +128,7 @@ def prefect_api(server: TemporaryServer | None) -> Iterator[str | None]:
     from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
     configured = PREFECT_API_URL.value()
-    if server is None or configured:
+    if server is None or (configured and configured != server.api_url):
         if server is not None:
             server.stop()
         yield configured

@@ -148,6 +148,34 @@ def test_the_temporary_server_skips_block_types_and_its_runs_send_no_heartbeats(
     assert json.loads(chosen.stdout)["heartbeat"] == 60  # the user's choice wins
 
 
+def test_threads_outside_the_flow_context_see_the_temporary_server(tmp_path: Path) -> None:
+    """Prefect threads that do not inherit the flow's settings (its process pool's message forwarder)
+    read the settings loaded at import: they must name the temporary server, or each would start a
+    temporary server of its own."""
+    code = """
+        import json, threading
+        from stedi.cli.run import start_temporary_server
+        from stedi.prefect_api import prefect_api
+
+        if __name__ == "__main__":
+            server = start_temporary_server()
+            from prefect.settings import get_current_settings
+
+            with prefect_api(server) as url:
+                seen = []
+                thread = threading.Thread(target=lambda: seen.append(str(get_current_settings().api.url)))
+                thread.start()
+                thread.join()
+            print(json.dumps({"server": url, "thread": seen[0]}))
+        """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
+    env |= {"PREFECT_HOME": str(tmp_path / "home")}
+    result = python(code, tmp_path, env)
+    assert result.returncode == 0, result.stderr
+    urls = json.loads(result.stdout)
+    assert urls["thread"] == urls["server"]
+
+
 @pytest.fixture(scope="module")
 def api_env(prefect_harness: None) -> dict[str, str]:
     """Runs talk to the test server, as against a running `prefect server start`."""

@@ -61,18 +61,16 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import os
 
     from stedi import validation_pool
     from stedi.config import RunConfig, quiet_prefect_env
-    from stedi.prefect_api import TemporaryServer
 
     # Fail fast on bad arguments, before Prefect starts.
     config = RunConfig.build(args.landing, args.lakehouse, args.policy)
     quiet_prefect_env()
     # Boot the temporary Prefect server now, on the other core, while this process imports.
     # A server that turns out to be unneeded (nothing to do, bad input) is stopped at exit.
-    server = None if os.environ.get("PREFECT_API_URL") else TemporaryServer().start()
+    server = start_temporary_server()
     if server is None:  # nothing boots: Great Expectations loads on the other core from now on
         validation_pool.start()
     try:
@@ -80,6 +78,27 @@ def run(args: argparse.Namespace) -> int:
     finally:
         validation_pool.abandon()  # the run is over: nothing waits for the validation process any more
         _flush_prefect()
+
+
+def start_temporary_server() -> Any:
+    """Start the temporary Prefect server unless PREFECT_API_URL is set; call before importing Prefect.
+
+    When no Prefect setting source can hold an API URL, the server's URL goes into the environment
+    now: threads that do not inherit the flow's settings (the process pool's message forwarder,
+    Prefect's event loop thread) read the settings Prefect loads at import, and without an API URL
+    there each would start a temporary server of its own.
+    """
+    import os
+
+    from stedi.config import prefect_api_may_be_configured
+    from stedi.prefect_api import TemporaryServer
+
+    if os.environ.get("PREFECT_API_URL"):
+        return None
+    server = TemporaryServer().start()
+    if not prefect_api_may_be_configured():
+        os.environ["PREFECT_API_URL"] = server.api_url
+    return server
 
 
 def _run(args: argparse.Namespace, config: Any, server: Any) -> int:
