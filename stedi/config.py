@@ -171,6 +171,9 @@ def prefect_secret(name: str) -> str | None:
 
 
 _PREFECT_CONFIG_FILES = ("prefect.toml", ".env", "pyproject.toml")
+# Set by `stedi run` to the URL of its own temporary server, which it also puts in PREFECT_API_URL:
+# that URL alone is not an API the user configured (outside a flow run nothing asks it).
+TEMPORARY_API_ENV = "STEDI_TEMPORARY_API_URL"
 _API_MARKERS = ("PREFECT_API_URL", "[api]", "prefect.api", "api_url")
 
 
@@ -182,7 +185,8 @@ def prefect_api_may_be_configured(env: Mapping[str, str] | None = None, workdir:
     are scanned for anything API-like instead, erring towards True.
     """
     env = os.environ if env is None else env
-    if env.get("PREFECT_API_URL") or env.get("PREFECT_PROFILE"):
+    own = env.get(TEMPORARY_API_ENV)  # the URL `stedi run` set for its own temporary server
+    if (env.get("PREFECT_API_URL") and env.get("PREFECT_API_URL") != own) or env.get("PREFECT_PROFILE"):
         return True
     home = Path(env.get("PREFECT_HOME") or Path.home() / ".prefect").expanduser()
     folder = workdir or Path.cwd()

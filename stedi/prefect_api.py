@@ -24,6 +24,7 @@ import urllib.request
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from stedi.config import TEMPORARY_API_ENV
 from stedi.errors import TransientError
 from stedi.process import die_with_parent
 
@@ -142,3 +143,4 @@ def prefect_api(server: TemporaryServer | None) -> Iterator[str | None]:
             yield server.api_url
     finally:
         os.environ.pop("PREFECT_API_URL", None)
+        os.environ.pop(TEMPORARY_API_ENV, None)

@@ -69,6 +69,8 @@ def test_an_api_url_in_any_prefect_setting_source_is_noticed(tmp_path: Path) -> 
     env = {"PREFECT_HOME": str(home)}
     assert not prefect_api_may_be_configured(env, work)
     assert prefect_api_may_be_configured({**env, "PREFECT_API_URL": "http://x/api"}, work)
+    own = {**env, "PREFECT_API_URL": "http://x/api", "STEDI_TEMPORARY_API_URL": "http://x/api"}
+    assert not prefect_api_may_be_configured(own, work)  # only `stedi run`'s own temporary server
     (home / "profiles.toml").write_text('[profiles.default]\nPREFECT_API_URL = "http://x/api"\n')
     assert prefect_api_may_be_configured(env, work)
     (home / "profiles.toml").unlink()

@@ -90,14 +90,14 @@ def start_temporary_server() -> Any:
     """
     import os
 
-    from stedi.config import prefect_api_may_be_configured
+    from stedi.config import TEMPORARY_API_ENV, prefect_api_may_be_configured
     from stedi.prefect_api import TemporaryServer
 
     if os.environ.get("PREFECT_API_URL"):
         return None
     server = TemporaryServer().start()
     if not prefect_api_may_be_configured():
-        os.environ["PREFECT_API_URL"] = server.api_url
+        os.environ["PREFECT_API_URL"] = os.environ[TEMPORARY_API_ENV] = server.api_url
     return server
 
 
