@@ -17,7 +17,7 @@ KEY, SECRET = "testing-key-id", "testing-secret-not-real"
 
 
 @contextmanager
-def moto_server(log: Path) -> Iterator[str]:
+def moto_server(log: Path, bucket: str = BUCKET) -> Iterator[str]:
     """`moto_server` on 127.0.0.1 with one empty bucket; yields its endpoint URL."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -28,7 +28,7 @@ def moto_server(log: Path) -> Iterator[str]:
     )
     try:
         wait_http(f"{url}/moto-api/", server, log, timeout=60)
-        s3_client(url).create_bucket(Bucket=BUCKET)
+        s3_client(url).create_bucket(Bucket=bucket)
         yield url
     finally:
         stop(server, signal.SIGTERM)

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,42 +12,21 @@ import pytest
 from stedi.data_docs import record_run
 from stedi.gx_stores import site_url
 from tests.data_docs_helpers import BAD_EMAILS, GOOD_EMAILS, broken_run_results, raw_gx_result
-from tests.services import free_port, start, stop, wait_http
+from tests.s3_server import KEY, SECRET, moto_server, s3_client
 
 pytestmark = pytest.mark.integration
 
 BUCKET = "stedi-docs"
-KEY, SECRET = "testing-key-id", "testing-secret-not-real"
 
 
 @pytest.fixture(scope="module")
 def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    log = tmp_path_factory.mktemp("moto") / "moto.log"
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    server = start(
-        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        os.environ,
-        log,
-    )
-    try:
-        wait_http(f"{url}/moto-api/", server, log, timeout=60)
-        s3(url).create_bucket(Bucket=BUCKET)
+    with moto_server(tmp_path_factory.mktemp("moto") / "moto.log", BUCKET) as url:
         yield url
-    finally:
-        stop(server, signal.SIGTERM)
 
 
 def s3(endpoint: str) -> Any:
-    import boto3
-
-    return boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id=KEY,
-        aws_secret_access_key=SECRET,
-        region_name="us-east-1",
-    )
+    return s3_client(endpoint)
 
 
 def options(endpoint: str) -> dict[str, str]:
