@@ -6,8 +6,10 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -72,3 +74,32 @@ def stop(process: subprocess.Popen[bytes], sig: signal.Signals, attempts: int = 
 
 def tail(log: Path, lines: int = 40) -> str:
     return "\n".join(log.read_text(errors="replace").splitlines()[-lines:]) if log.exists() else ""
+
+
+@contextmanager
+def prefect_server(home: Path, log: Path, **extra: str) -> Iterator[tuple[str, dict[str, str]]]:
+    """`prefect server start` on 127.0.0.1 with its own home, no UI, telemetry or scheduled runs.
+
+    Yields the API URL and the environment for the server's clients (`extra` added, the caller's
+    PREFECT_* and AWS_* left out). A cron firing mid-test would race the tests' own runs.
+    """
+    port = free_port()
+    api = f"http://127.0.0.1:{port}/api"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "AWS_"))}
+    env |= {
+        "PREFECT_HOME": str(home),
+        "PREFECT_API_URL": api,
+        "PREFECT_SERVER_API_HOST": "127.0.0.1",
+        "PREFECT_SERVER_API_PORT": str(port),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_UI_ENABLED": "false",
+        "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+        **extra,
+    }
+    server = start([str(Path(sys.executable).parent / "prefect"), "server", "start"], env, log)
+    try:
+        wait_http(f"{api}/health", server, log)
+        yield api, env
+    finally:
+        stop(server, signal.SIGTERM)

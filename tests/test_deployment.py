@@ -28,7 +28,7 @@ from stedi.generate import GeneratorSpec, generate
 from stedi.storage import Lake
 from tests.conftest import REPO
 from tests.expected import strict_counts
-from tests.services import free_port, start, stop, tail, wait_http
+from tests.services import prefect_server, start, stop, tail
 
 pytestmark = pytest.mark.integration
 
@@ -191,55 +191,38 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """`prefect server start` on 127.0.0.1 with a fresh home, the work pool and blocks, and a worker."""
     home = tmp_path_factory.mktemp("prefect-home")
     logs = home / "services.log"
-    port = free_port()
-    api = f"http://127.0.0.1:{port}/api"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "AWS_"))}
-    env |= {
-        "PREFECT_HOME": str(home),
-        "PREFECT_API_URL": api,
-        "PREFECT_SERVER_API_HOST": "127.0.0.1",
-        "PREFECT_SERVER_API_PORT": str(port),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_UI_ENABLED": "false",
-        # No scheduled runs: a cron firing mid-test would race the tests' own runs of the deployments.
-        "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false",
-        "DO_NOT_TRACK": "1",
-        "PREFECT_WORKER_QUERY_SECONDS": "2",
-        "STEDI_SUBJECT_SALT": os.environ["STEDI_SUBJECT_SALT"],
-    }
-    server = start([str(BIN / "prefect"), "server", "start"], env, logs)
+    salt = os.environ["STEDI_SUBJECT_SALT"]
     worker: subprocess.Popen[bytes] | None = None
-    try:
-        wait_http(f"{api}/health", server, logs)
-        setup = subprocess.run(
-            [str(BIN / "python"), "-m", "deployments.setup"],
-            env=env,
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert setup.returncode == 0, setup.stdout + setup.stderr
-        assert "work pool stedi-process created (type process)" in setup.stdout
-        assert "Secret block stedi-subject-salt created from STEDI_SUBJECT_SALT" in setup.stdout
-        scheduled = tmp_path_factory.mktemp("scheduled")
-        deploy_env = env | {
-            "STEDI_PROJECT_DIR": str(REPO),
-            "STEDI_LANDING": str(scheduled / "landing"),
-            "STEDI_LAKEHOUSE": str(scheduled / "lake"),
-            "STEDI_AWS_CREDENTIALS_BLOCK": "",
-        }
-        with httpx.Client(base_url=api, timeout=30) as client:
-            handle = Server(client, deploy_env, logs)
-            handle.prefect("--no-prompt", "deploy", "--all")
-            command = [str(BIN / "prefect"), "worker", "start", "--pool", "stedi-process"]
-            worker = start(command, env, logs, REPO)
-            yield handle
-    finally:
-        if worker is not None:
-            stop(worker, signal.SIGINT)  # the process worker ignores SIGTERM
-        stop(server, signal.SIGTERM)
+    with prefect_server(home, logs, PREFECT_WORKER_QUERY_SECONDS="2", STEDI_SUBJECT_SALT=salt) as (api, env):
+        try:
+            setup = subprocess.run(
+                [str(BIN / "python"), "-m", "deployments.setup"],
+                env=env,
+                cwd=REPO,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+            assert setup.returncode == 0, setup.stdout + setup.stderr
+            assert "work pool stedi-process created (type process)" in setup.stdout
+            assert "Secret block stedi-subject-salt created from STEDI_SUBJECT_SALT" in setup.stdout
+            scheduled = tmp_path_factory.mktemp("scheduled")
+            deploy_env = env | {
+                "STEDI_PROJECT_DIR": str(REPO),
+                "STEDI_LANDING": str(scheduled / "landing"),
+                "STEDI_LAKEHOUSE": str(scheduled / "lake"),
+                "STEDI_AWS_CREDENTIALS_BLOCK": "",
+            }
+            with httpx.Client(base_url=api, timeout=30) as client:
+                handle = Server(client, deploy_env, logs)
+                handle.prefect("--no-prompt", "deploy", "--all")
+                command = [str(BIN / "prefect"), "worker", "start", "--pool", "stedi-process"]
+                worker = start(command, env, logs, REPO)
+                yield handle
+        finally:
+            if worker is not None:
+                stop(worker, signal.SIGINT)  # the process worker ignores SIGTERM
 
 
 def test_deployments_are_registered_with_the_hourly_schedule(server: Server) -> None:

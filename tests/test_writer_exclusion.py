@@ -32,7 +32,7 @@ from stedi.storage import Lake
 from tests.conftest import REPO
 from tests.expected import strict_counts
 from tests.privacy_helpers import BASE, Subject, customer_record, files_containing, write_lines
-from tests.services import free_port, start, stop, tail, wait_http
+from tests.services import prefect_server, start, stop, tail
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -92,28 +92,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """`prefect server start` on 127.0.0.1 with a fresh home."""
     home = tmp_path_factory.mktemp("prefect-home")
     logs = home / "server.log"
-    port = free_port()
-    api = f"http://127.0.0.1:{port}/api"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "AWS_"))}
-    env |= {
-        "PREFECT_HOME": str(home),
-        "PREFECT_API_URL": api,
-        "PREFECT_SERVER_API_HOST": "127.0.0.1",
-        "PREFECT_SERVER_API_PORT": str(port),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_UI_ENABLED": "false",
-        # No scheduled runs: a cron firing mid-test would race the tests' own runs of the deployments.
-        "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false",
-        "DO_NOT_TRACK": "1",
-        "STEDI_SUBJECT_SALT": os.environ["STEDI_SUBJECT_SALT"],
-    }
-    process = start([str(BIN / "prefect"), "server", "start"], env, logs)
-    try:
-        wait_http(f"{api}/health", process, logs)
-        with httpx.Client(base_url=api, timeout=30) as client:
-            yield Server(client, env, logs)
-    finally:
-        stop(process, signal.SIGTERM)
+    salt = os.environ["STEDI_SUBJECT_SALT"]
+    with (
+        prefect_server(home, logs, STEDI_SUBJECT_SALT=salt) as (api, env),
+        httpx.Client(base_url=api, timeout=30) as client,
+    ):
+        yield Server(client, env, logs)
 
 
 def add_subject_files(landing: Path, subject: Subject, index: int) -> None:
