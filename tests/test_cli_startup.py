@@ -212,19 +212,22 @@ def test_a_run_never_imports_great_expectations_in_the_cli_process(
 @pytest.mark.slow
 def test_runs_on_their_own_temporary_server_then_a_rerun_with_nothing_new(tmp_path: Path) -> None:
     """Without a configured API `stedi run` boots its own server; the rerun that finds nothing new
-    ends before it, without asking that (not yet healthy) server for the salt's Secret block."""
+    ends before it, without asking that (not yet healthy) server for the salt's Secret block; and
+    neither leaves the server's URL behind for the rest of the process (or its children)."""
     landing = small_landing(tmp_path / "landing")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
     env |= {"PREFECT_HOME": str(tmp_path / "home"), "STEDI_SUBJECT_SALT": "a-test-salt"}
     command = ["run", "--landing", str(landing), "--lakehouse", str(tmp_path / "lake")]
     code = f"""
+        import json, os
         from stedi.cli import main
 
         if __name__ == "__main__":
-            raise SystemExit(main({command!r}))
+            codes = [main({command!r}), main({command!r})]
+            left = [k for k in ("PREFECT_API_URL", "STEDI_TEMPORARY_API_URL") if k in os.environ]
+            print(json.dumps({{"codes": codes, "left": left}}))
         """
-    first = python(code, tmp_path, env)
-    assert first.returncode == 0, first.stderr
-    assert "Starting temporary server" not in first.stdout + first.stderr  # Prefect started none of its own
-    again = python(code, tmp_path, env)
-    assert again.returncode == 0, again.stderr
+    result = python(code, tmp_path, env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.splitlines()[-1]) == {"codes": [0, 0], "left": []}
+    assert "Starting temporary server" not in result.stdout + result.stderr  # Prefect started none itself

@@ -76,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         return _run(args, config, server)
     finally:
+        forget_temporary_server(server)  # a caller in the same process must not inherit its URL
         validation_pool.abandon()  # the run is over: nothing waits for the validation process any more
         _flush_prefect()
 
@@ -99,6 +100,18 @@ def start_temporary_server() -> Any:
     if not prefect_api_may_be_configured():
         os.environ["PREFECT_API_URL"] = os.environ[TEMPORARY_API_ENV] = server.api_url
     return server
+
+
+def forget_temporary_server(server: Any) -> None:
+    """Take the temporary server's URL out of the environment again (it ends with the run)."""
+    import os
+
+    from stedi.config import TEMPORARY_API_ENV
+
+    if server is not None and os.environ.get(TEMPORARY_API_ENV) == server.api_url:
+        os.environ.pop(TEMPORARY_API_ENV, None)
+        if os.environ.get("PREFECT_API_URL") == server.api_url:
+            os.environ.pop("PREFECT_API_URL", None)
 
 
 def _run(args: argparse.Namespace, config: Any, server: Any) -> int:
