@@ -1,9 +1,10 @@
 """Great Expectations in a process of its own, beside the flow.
 
-Importing GX costs ≈ 3 s of CPU and its checks hold the GIL, so in the flow process they add up
-with everything else. One spawned worker process imports GX as soon as a run starts (while the
-flow process imports Prefect and the temporary server boots) and then runs validation parts while
-the flow process parses, joins and writes the next data: the two cores work at the same time.
+Importing GX costs ≈ 2 s of CPU (≈ 3 s without `stedi.gx_imports`, which this process uses) and
+its checks hold the GIL, so in the flow process they add up with everything else. One spawned
+worker process imports GX as soon as a run starts (while the flow process imports Prefect and the
+temporary server boots) and then runs validation parts while the flow process parses, joins and
+writes the next data: the two cores work at the same time.
 Parts travel as Arrow tables (pickled with their buffers); results are small counts. At the end of
 a run the same process writes the run's results to the GX stores and renders Data Docs
 (stedi.data_docs.record_run, once per run), so GX is imported once and nothing else writes the stores.
@@ -36,6 +37,9 @@ def _warm(parent: int) -> None:
 
     die_with_parent(parent)
     end_at_exit(lambda: 0)  # before GX is imported: once the pool lets the process go, it ends at once
+    from stedi.gx_imports import defer_unused
+
+    defer_unused()  # this process is ours: GX's statistics and chart libraries load only if used
     from stedi.validation import _batch_definition
 
     _batch_definition()

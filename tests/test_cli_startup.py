@@ -148,6 +148,65 @@ def test_the_temporary_server_skips_block_types_and_its_runs_send_no_heartbeats(
     assert json.loads(chosen.stdout)["heartbeat"] == 60  # the user's choice wins
 
 
+def test_cli_runs_on_a_running_server_send_no_heartbeats_unless_asked(tmp_path: Path) -> None:
+    """Prefect waits up to a second for its heartbeat thread at the end of each run that sends them."""
+    code = """
+        import json
+        from stedi.prefect_api import prefect_api
+        from prefect.settings import get_current_settings
+
+        with prefect_api(None) as url:  # only settings are read: no server needs to answer
+            print(json.dumps({"url": url, "heartbeat": get_current_settings().flows.heartbeat_frequency}))
+        print(json.dumps({"heartbeat": get_current_settings().flows.heartbeat_frequency}))
+        """
+    env = {**os.environ, "PREFECT_API_URL": "http://127.0.0.1:9/api", "PREFECT_HOME": str(tmp_path / "home")}
+    env.pop("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", None)
+    result = python(code, tmp_path, env)
+    assert result.returncode == 0, result.stderr
+    inside, after = (json.loads(line) for line in result.stdout.splitlines())
+    assert inside == {"url": "http://127.0.0.1:9/api", "heartbeat": None}
+    assert after["heartbeat"] is not None  # Prefect's default outside the CLI's runs (deployments keep it)
+
+    chosen = python(code, tmp_path, {**env, "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "60"})
+    assert chosen.returncode == 0, chosen.stderr
+    assert json.loads(chosen.stdout.splitlines()[0])["heartbeat"] == 60  # the user's choice wins
+
+
+def test_the_validation_process_imports_gx_without_its_unused_statistics_and_charts(tmp_path: Path) -> None:
+    """scipy.stats and altair (≈ 1 s of GX's import) load only when something reads them."""
+    result = python(
+        """
+        import json, sys
+        from stedi.gx_imports import Deferred, defer_unused
+
+        defer_unused()
+        import great_expectations
+        from great_expectations.expectations.core import expect_column_kl_divergence_to_be_less_than as kl
+        from stedi.validation import _batch_definition
+
+        _batch_definition()
+        before = {n: isinstance(sys.modules[n], Deferred) for n in ("scipy.stats", "altair")}
+        loaded = "scipy.stats._stats_py" in sys.modules or "altair.vegalite" in sys.modules
+        entropy = round(float(kl.stats.entropy([0.5, 0.5], [0.25, 0.75])), 6)  # the real module, on use
+        chart = kl.alt.Chart.__name__
+        import scipy.stats
+        after = {n: isinstance(sys.modules[n], Deferred) for n in ("scipy.stats", "altair")}
+        print(json.dumps({"before": before, "loaded": loaded, "entropy": entropy, "chart": chart,
+                          "after": after, "same": scipy.stats is sys.modules["scipy.stats"]}))
+        """,
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {
+        "before": {"scipy.stats": True, "altair": True},
+        "loaded": False,
+        "entropy": 0.143841,
+        "chart": "Chart",
+        "after": {"scipy.stats": False, "altair": False},
+        "same": True,
+    }
+
+
 def test_threads_outside_the_flow_context_see_the_temporary_server(tmp_path: Path) -> None:
     """Prefect threads that do not inherit the flow's settings (its process pool's message forwarder)
     read the settings loaded at import: they must name the temporary server, or each would start a
