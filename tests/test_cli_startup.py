@@ -245,26 +245,70 @@ def api_env(prefect_harness: None) -> dict[str, str]:
 
 @pytest.mark.integration
 @pytest.mark.slow
-def test_a_run_never_imports_great_expectations_in_the_cli_process(
+def test_a_run_never_imports_great_expectations_or_fastapi_in_the_cli_process(
     tmp_path: Path, api_env: dict[str, str]
 ) -> None:
-    """Every suite runs in the validation process, the units built in the flow process included."""
-    landing = small_landing(tmp_path / "landing")
+    """Every suite runs in the validation process, the units built in the flow process included;
+    the run's parameters reach the API as given without FastAPI's encoder."""
+    landing, lake = str(small_landing(tmp_path / "landing")), str(tmp_path / "lake")
     result = python(
         f"""
-        import sys
+        import json, sys
         from stedi.cli import main
 
         if __name__ == "__main__":
-            code = main(["run", "--landing", {str(landing)!r}, "--lakehouse", {str(tmp_path / "lake")!r}])
-            print("great_expectations" in sys.modules, code)
+            code = main(["run", "--landing", {landing!r}, "--lakehouse", {lake!r}])
+            imported = [m for m in ("great_expectations", "fastapi") if m in sys.modules]
+            from prefect.client.orchestration import get_client
+            from prefect.client.schemas.sorting import FlowRunSort
+
+            with get_client(sync_client=True) as client:
+                run = client.read_flow_runs(sort=FlowRunSort.START_TIME_DESC, limit=1)[0]
+            print(json.dumps({{"imported": imported, "code": code, "parameters": run.parameters}}))
         """,
         tmp_path,
         api_env,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[-1] == "False 0", result.stdout
+    assert json.loads(result.stdout.splitlines()[-1]) == {
+        "imported": [],
+        "code": 0,
+        "parameters": {
+            "landing": landing,
+            "lakehouse": lake,
+            "policy": "strict",
+            "full_refresh": False,
+            "aws_credentials": None,
+            "drop_vanished": False,
+        },
+    }
     assert "machine_learning_curated" in result.stdout  # the whole build ran and was validated
+
+
+def test_scalar_parameters_skip_fastapi_and_others_keep_prefects_encoding(tmp_path: Path) -> None:
+    result = python(
+        """
+        import json, sys
+        from datetime import date
+        from prefect import flow
+        from stedi.prefect_api import plain_parameters
+
+        @flow
+        def f(a: str, b: bool = False, c: int | None = None, d: float = 0.5) -> None: ...
+
+        scalars = {"a": "x", "b": True, "c": None, "d": 0.5}
+        plain = plain_parameters(f).serialize_parameters(scalars)
+        before = "fastapi" in sys.modules
+        other = plain_parameters(f).serialize_parameters({**scalars, "e": date(2024, 1, 2)})
+        untouched = f.serialize_parameters is not plain_parameters(f).serialize_parameters
+        print(json.dumps({"plain": plain, "fastapi": before, "other": other, "untouched": untouched}))
+        """,
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    found = json.loads(result.stdout)
+    assert found["plain"] == {"a": "x", "b": True, "c": None, "d": 0.5} and not found["fastapi"]
+    assert found["other"]["e"] == "2024-01-02" and found["untouched"]
 
 
 @pytest.mark.integration

@@ -122,7 +122,7 @@ def _run(args: argparse.Namespace, config: Any, server: Any) -> int:
     from stedi import validation_pool
     from stedi.config import arm_faults
     from stedi.lock import waiting_at_most
-    from stedi.prefect_api import prefect_api
+    from stedi.prefect_api import plain_parameters, prefect_api
 
     if not args.full_refresh and not args.always and _nothing_to_do(config):
         if args.json:
@@ -145,7 +145,7 @@ def _run(args: argparse.Namespace, config: Any, server: Any) -> int:
         address = None if args.dask == "local" else args.dask
         with prefect_api(server), waiting_at_most(args.wait), run_console(not args.no_progress, args.debug):
             started = time.perf_counter()  # the server is up: from here on it is the flow's time
-            summary = stedi_lakehouse_dask(
+            summary = plain_parameters(stedi_lakehouse_dask)(
                 **options,
                 full_refresh=args.full_refresh,
                 drop_vanished=args.drop_vanished,
@@ -158,7 +158,7 @@ def _run(args: argparse.Namespace, config: Any, server: Any) -> int:
         validation_pool.start()
         with prefect_api(server), waiting_at_most(args.wait), run_console(not args.no_progress, args.debug):
             started = time.perf_counter()
-            summary = stedi_lakehouse(
+            summary = plain_parameters(stedi_lakehouse)(
                 **options, full_refresh=args.full_refresh, drop_vanished=args.drop_vanished
             )
     document = {"status": "ran", **summary.to_dict(), "flow_s": round(time.perf_counter() - started, 3)}
