@@ -11,6 +11,7 @@ GX loads this module by name from the site configuration (see `stedi.gx_stores`)
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import mimetypes
 import re
@@ -22,7 +23,7 @@ from typing import Any
 import great_expectations as gx
 from great_expectations.render.renderer.site_builder import SiteBuilder
 from great_expectations.render.view.view import DefaultJinjaIndexPageView, DefaultJinjaPageView
-from jinja2 import BaseLoader, BytecodeCache, ChoiceLoader, Environment
+from jinja2 import BaseLoader, BytecodeCache, ChoiceLoader, Environment, FileSystemBytecodeCache
 from jinja2.bccache import Bucket
 
 ASSETS = Path(__file__).parent / "data_docs_assets" / "vendor"
@@ -121,23 +122,38 @@ def _offline(env: Environment) -> None:
     env.loader = ChoiceLoader([OfflineLoader(loader) for loader in env.loader.loaders])
     env.globals["stedi_static"] = static_prefix
     env.bytecode_cache = _COMPILED
+    env.auto_reload = False  # GX's installed templates do not change during a render: no stat per use
 
 
-class _MemoryBytecode(BytecodeCache):
-    """Compiled templates shared by every view in the process (GX builds one environment per view)."""
+class CompiledTemplates(BytecodeCache):
+    """Compiled templates shared by every view in the process (GX builds one environment per view),
+    and kept between processes in Jinja's per-user cache folder.
 
-    def __init__(self) -> None:
+    Compiling GX's templates takes ≈ 0.1 s of every run's Data Docs in a new process; Jinja checks
+    a cached template against its source's checksum and Python version before using it.
+    """
+
+    def __init__(self, directory: str | None = None) -> None:
         self.code: dict[str, bytes] = {}
+        self.disk: BytecodeCache | None = None
+        with contextlib.suppress(Exception):  # no usable cache folder: compile in every process
+            self.disk = FileSystemBytecodeCache(directory)
 
     def load_bytecode(self, bucket: Bucket) -> None:
         if bucket.key in self.code:
             bucket.bytecode_from_string(self.code[bucket.key])
+        elif self.disk is not None:
+            with contextlib.suppress(Exception):  # unreadable or stale: Jinja compiles the template
+                self.disk.load_bytecode(bucket)
 
     def dump_bytecode(self, bucket: Bucket) -> None:
         self.code[bucket.key] = bucket.bytecode_to_string()
+        if self.disk is not None:
+            with contextlib.suppress(OSError):  # a cache that cannot be written only costs time
+                self.disk.dump_bytecode(bucket)
 
 
-_COMPILED = _MemoryBytecode()
+_COMPILED = CompiledTemplates()
 
 
 class OfflinePageView(DefaultJinjaPageView):

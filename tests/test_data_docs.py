@@ -7,6 +7,7 @@ import json
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -237,3 +238,28 @@ def test_a_stopped_run_is_listed_failed_with_the_rules_it_broke_after_later_runs
     page = (site / stopped.pages["customer_landing"]).read_text(encoding="utf-8")
     assert "expect_column_values_to_match_regex on email (critical, 3 of 6 rows)" in page
     assert not [v for v in BAD_EMAILS + GOOD_EMAILS if any(v in p.read_text("utf-8") for p in pages(site))]
+
+
+def test_compiled_templates_are_kept_for_the_next_process(tmp_path: Path) -> None:
+    """A new process (a new cache) loads what an earlier one compiled; a changed template is compiled anew."""
+    from jinja2 import DictLoader, Environment
+
+    from stedi.gx_site import CompiledTemplates
+
+    templates = {"page.j2": "<p>{{ n * 2 }}</p>"}
+    compiled: list[str] = []
+
+    class Counting(Environment):
+        def _compile(self, source: str, filename: str) -> Any:
+            compiled.append(filename)
+            return super()._compile(source, filename)
+
+    def render(cache: CompiledTemplates) -> str:
+        env = Counting(loader=DictLoader(templates), bytecode_cache=cache)
+        return env.get_template("page.j2").render(n=2)
+
+    assert render(CompiledTemplates(str(tmp_path))) == "<p>4</p>"
+    assert render(CompiledTemplates(str(tmp_path))) == "<p>4</p>"
+    templates["page.j2"] = "<p>{{ n * 3 }}</p>"
+    assert render(CompiledTemplates(str(tmp_path))) == "<p>6</p>"
+    assert len(compiled) == 2  # the first process, and the changed template
