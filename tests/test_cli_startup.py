@@ -177,7 +177,8 @@ def test_the_validation_process_imports_gx_without_its_unused_statistics_and_cha
     result = python(
         """
         import json, sys
-        from stedi.gx_imports import Deferred, defer_unused
+        from stedi.gx_imports import defer_unused
+        from stedi.lazy_imports import Deferred
 
         defer_unused()
         import great_expectations
@@ -205,6 +206,28 @@ def test_the_validation_process_imports_gx_without_its_unused_statistics_and_cha
         "after": {"scipy.stats": False, "altair": False},
         "same": True,
     }
+
+
+def test_the_cli_imports_prefect_aws_without_its_ecs_observers_client_until_used(tmp_path: Path) -> None:
+    result = python(
+        """
+        import json, sys
+        from stedi.cli.run import NOT_USED_BY_RUNS
+        from stedi.lazy_imports import defer
+
+        for name in NOT_USED_BY_RUNS:
+            defer(name)
+        import prefect_aws
+        from prefect_aws.observers import ecs
+
+        before = "aiohttp" in sys.modules
+        session = type(ecs.aiobotocore.session.get_session()).__name__  # loads it, as an ECS worker would
+        print(json.dumps({"before": before, "after": "aiohttp" in sys.modules, "session": session}))
+        """,
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"before": False, "after": True, "session": "AioSession"}
 
 
 def test_threads_outside_the_flow_context_see_the_temporary_server(tmp_path: Path) -> None:
@@ -245,7 +268,7 @@ def api_env(prefect_harness: None) -> dict[str, str]:
 
 @pytest.mark.integration
 @pytest.mark.slow
-def test_a_run_never_imports_great_expectations_or_fastapi_in_the_cli_process(
+def test_a_run_never_imports_great_expectations_fastapi_or_aiohttp_in_the_cli_process(
     tmp_path: Path, api_env: dict[str, str]
 ) -> None:
     """Every suite runs in the validation process, the units built in the flow process included;
@@ -258,7 +281,7 @@ def test_a_run_never_imports_great_expectations_or_fastapi_in_the_cli_process(
 
         if __name__ == "__main__":
             code = main(["run", "--landing", {landing!r}, "--lakehouse", {lake!r}])
-            imported = [m for m in ("great_expectations", "fastapi") if m in sys.modules]
+            imported = [m for m in ("great_expectations", "fastapi", "aiohttp") if m in sys.modules]
             from prefect.client.orchestration import get_client
             from prefect.client.schemas.sorting import FlowRunSort
 
