@@ -13,6 +13,8 @@ from stedi.aws import storage_options
 from stedi.config import RunConfig
 from stedi.errors import InputError
 from stedi.lock import lakehouse_lock
+from stedi.registry import REGISTRY
+from stedi.storage import Lake
 from tasks.erasure import (
     ERASABLE_TABLES,
     ErasureSummary,
@@ -65,6 +67,9 @@ def erase_subjects(
         # Without a new request there is nothing new to remove: keep the tables' history (time travel).
         scope = ERASABLE_TABLES if keys.requested_subjects or (sweep and keys.emails) else ()
         tables = [erase_from_table(config, table, keys) for table in scope]
+        lake = Lake.of(config)
+        for feed in REGISTRY.feeds:  # a crashed run's staged rows: nothing else may keep them
+            lake.clear_staged(feed.landing_table)
         raw = erase_from_raw_landing(config, keys) if include_raw else 0
         summary = record_erasure(config, keys, tables, raw, requested_at, pending)
     create_markdown_artifact(

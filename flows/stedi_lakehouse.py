@@ -24,14 +24,12 @@ from stedi.report import RunSummary, StepReport
 from stedi.storage import Landing
 from tasks.artifacts import publish_validation_artifacts, recorded_when_stopped
 from tasks.customers import build_whole
-from tasks.days import UnitResult, build_days, commit_table, describe_derived_tables, prepare_worker
+from tasks.days import UnitResult, build_days, commit_table, describe_derived_tables
 from tasks.landing import landing_feed
 from tasks.plan import BuildPlan, DayWork, dirty_days, plan_build
 from tasks.privacy import privacy_report
 
 WORKERS = os.cpu_count() or 1
-# Landing roots this large make builds of several units: the workers start while the ingest runs.
-WARM_LANDING_BYTES = 64 * 2**20
 
 
 def local_runner() -> Any:
@@ -51,7 +49,7 @@ def run_name() -> str:
     return f"{params.get('policy', 'strict')}-{landing}{refresh}"
 
 
-def build_table(config: RunConfig, plan: BuildPlan, work: DayWork) -> StepReport:
+def build_table(config: RunConfig, plan: BuildPlan, work: DayWork) -> tuple[StepReport, list[UnitResult]]:
     """Run a table's units (on the task runner's workers when there are several) and commit them once."""
     progress.advance(work.table)
     results: list[UnitResult] = []
@@ -61,9 +59,11 @@ def build_table(config: RunConfig, plan: BuildPlan, work: DayWork) -> StepReport
             progress.advance(work.table, results[-1].rows)
     else:
         results = [build_days(config, u) for u in work.units]
-    report = commit_table(config, work.table, plan.record, plan.full, work.days, work.removed, results)
+    report = commit_table(
+        config, work.table, plan.record, plan.full, work.days, work.removed, results, work.appended
+    )
     progress.finish(work.table)
-    return report
+    return report, results
 
 
 def build_derived_tables(config: RunConfig, plan: BuildPlan, workers: int, reports: list[StepReport]) -> None:
@@ -76,6 +76,7 @@ def build_derived_tables(config: RunConfig, plan: BuildPlan, workers: int, repor
     # Per whole table: keys of the customers it or its inputs decide anew (None: every customer).
     changed: dict[str, list[str] | None] = {}
     recomputed: dict[str, list[date]] = {}  # per reading table: the days this build replaced
+    appended: dict[str, dict[date, list[str]]] = {}  # per reading table: days it added files to
     for table in REGISTRY.build_order():
         spec = REGISTRY[table]
         upstream = [changed[i] for i in spec.inputs if i in changed]
@@ -88,9 +89,15 @@ def build_derived_tables(config: RunConfig, plan: BuildPlan, workers: int, repor
             )
             continue
         also = sorted({d for i in spec.inputs for d in recomputed.get(i, [])})
-        work = dirty_days(config, plan, table, keys, also, workers)
-        reports.append(build_table(config, plan, work))
+        grown = {i: appended[i] for i in spec.inputs if appended.get(i)}
+        work = dirty_days(config, plan, table, keys, also, workers, grown)
+        report, results = build_table(config, plan, work)
+        reports.append(report)
         recomputed[table] = work.days
+        added = {d.isoformat() for d in work.appended}
+        appended[table] = {
+            date.fromisoformat(d): [path] for r in results for d, path in r.written.items() if d in added
+        }
 
 
 @flow(name="stedi-lakehouse", flow_run_name=run_name, log_prints=False, task_runner=local_runner())
@@ -117,8 +124,6 @@ def stedi_lakehouse(
     landing_root.check_layout()
     run_id = str(flow_run.id or uuid.uuid4())
     workers = WORKERS
-    if WORKERS > 1 and landing_root.size() > WARM_LANDING_BYTES:
-        prepare_worker.map(range(WORKERS))  # the workers import their libraries while the ingest runs
     steps: list[StepReport] = []  # also read when a blocking expectation stops the run
     lock = lakehouse_lock(config.lakehouse, config.storage_options, purpose="stedi build")
     with lock, recorded_when_stopped(config, steps):

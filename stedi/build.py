@@ -23,6 +23,7 @@ COUNTS = "stedi.counts"
 DAY_COUNTS = "stedi.day_counts"
 FULL = "stedi.full"  # whether the build recomputed every day
 DAYS = "stedi.days_recomputed"
+APPENDED = "stedi.days_appended"  # days whose new rows were added, the rest of the day kept
 
 # Counts that describe the customer records as a whole: the same on every day, never added up.
 LEVEL_COUNTS = frozenset({"shared_serials"})

@@ -212,6 +212,8 @@ class Lake:
         """
         spec = REGISTRY[table]
         data = data.select(spec.schema.names).cast(spec.schema)
+        if partition:  # partition values live in the path and the log, not in the file
+            data = data.drop_columns([c for c in partition if c in data.column_names])
         folder = "/".join(f"{k}={v}" for k, v in (partition or {}).items())
         path = f"{folder}/" if folder else ""
         path += f"part-{uuid.uuid4()}.parquet"
@@ -228,37 +230,92 @@ class Lake:
         removed: Collection[str],
         metadata: Mapping[str, str],
         data_change: bool = True,
+        removed_partitions: Mapping[str, Mapping[str, str]] | None = None,
     ) -> int:
         """Commit files written by `write_part` and remove `removed` (table paths) as one Delta version.
 
         `data_change=False` marks a rewrite that moves rows without changing them (compaction).
+        `removed_partitions` gives removed files' partition values, so readers of the log see
+        which partitions changed.
         """
-        from deltalake.transaction import AddAction, RemoveAction
+        from deltalake import Schema
+        from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
         spec = REGISTRY[table]
-        if not self.exists(table):
-            self.write(table, spec.schema.empty_table(), metadata=None)
         now = int(time.time() * 1000)
         actions: list[AddAction | RemoveAction] = [
-            RemoveAction(path=p, data_change=data_change, deletion_timestamp=now) for p in sorted(removed)
+            RemoveAction(
+                path=p,
+                data_change=data_change,
+                deletion_timestamp=now,
+                partition_values=dict((removed_partitions or {}).get(p, {})) or None,
+            )
+            for p in sorted(removed)
         ]
         actions += [
             AddAction(f.path, f.size, f.partition, now, data_change, json.dumps(f.stats)) for f in added
         ]
         checkpoint(f"before_commit:{table}")
+        partition_by = list(spec.layout.partition_by) or None
+        commit = CommitProperties(custom_metadata=dict(metadata))
         try:
-            self.delta(table).create_write_transaction(
-                actions,
-                mode="append",
-                schema=spec.schema,
-                partition_by=list(spec.layout.partition_by) or None,
-                commit_properties=CommitProperties(custom_metadata=dict(metadata)),
-            )
+            if not self.exists(table):  # the table is created by the commit of its first files
+                create_table_with_add_actions(
+                    self.uri(table),
+                    Schema.from_arrow(spec.schema),
+                    [a for a in actions if isinstance(a, AddAction)],
+                    partition_by=partition_by,
+                    configuration=dict(spec.properties) or None,
+                    storage_options=self.options,
+                    commit_properties=commit,
+                )
+            else:
+                self.delta(table).create_write_transaction(
+                    actions,
+                    mode="append",
+                    schema=spec.schema,
+                    partition_by=partition_by,
+                    commit_properties=commit,
+                )
         except CommitFailedError as exc:
             raise TransientError(f"concurrent commit on {table}: {exc}") from exc
         version = int(self.delta(table).version())
         checkpoint(f"after_commit:{table}")
         return version
+
+    def partition_files(self, table: str, column: str, version: int | None = None) -> dict[str, list[str]]:
+        """The data files of a table version by their value of partition `column` (from the log)."""
+        actions = pa.table(self.delta(table, version).get_add_actions(flatten=True))
+        values = actions.column(f"partition.{column}").to_pylist()
+        found: dict[str, list[str]] = {}
+        for path, value in zip(actions.column("path").to_pylist(), values, strict=True):
+            found.setdefault(str(value), []).append(str(path))
+        return found
+
+    # Staging: files a run writes before it knows what it commits, under `<root>/_staging/<table>`.
+    # Nothing reads them but the run that wrote them; every run of the table clears them first.
+
+    def _staging(self, table: str) -> tuple[pafs.FileSystem, str]:
+        fs, root = _filesystem(self.root, self.storage_options)
+        return fs, f"{root}/_staging/{table}"
+
+    def write_staged(self, table: str, name: str, data: pa.Table) -> str:
+        """Write `data` as the staged file `name` of `table`; returns the path to read it back."""
+        fs, root = self._staging(table)
+        path = f"{root}/{name}"
+        fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
+        pq.write_table(data, path, filesystem=fs, compression="lz4")
+        return path
+
+    def read_staged(self, table: str, path: str) -> pa.Table:
+        fs, _ = self._staging(table)
+        return pq.read_table(path, filesystem=fs, use_threads=self.local)
+
+    def clear_staged(self, table: str) -> None:
+        """Remove every staged file of `table` (a crashed run's included)."""
+        fs, root = self._staging(table)
+        if fs.get_file_info(root).type != pafs.FileType.NotFound:
+            fs.delete_dir(root)
 
     def file_ranges(
         self, table: str, column: str, version: int | None = None
@@ -274,15 +331,15 @@ class Lake:
             for p, a, b in zip(paths, low, high, strict=True)
         }
 
-    def partitions_changed(self, table: str, since: int, until: int, column: str) -> set[str] | None:
-        """Values of partition `column` whose rows changed between two versions; None when unknown.
+    def partition_changes(self, table: str, since: int, until: int, column: str) -> PartitionChanges | None:
+        """Per value of partition `column`, the rows changed between two versions; None when unknown.
 
         Read from the commits' own add and remove actions: actions that move rows without changing
         them (OPTIMIZE, Z-order) carry `dataChange: false` and are ignored, VACUUM commits have none.
         None when a commit is no longer in the log, or a changed file names no partition value.
         """
         fs, root = _filesystem(self.uri(table), self.storage_options)
-        changed: set[str] = set()
+        changes = PartitionChanges()
         for version in range(since + 1, until + 1):
             try:
                 with fs.open_input_stream(f"{root}/_delta_log/{version:020d}.json") as stream:
@@ -297,8 +354,13 @@ class Lake:
                 value = (action.get("partitionValues") or {}).get(column)
                 if value is None:
                     return None
-                changed.add(str(value))
-        return changed
+                if "add" in entry:
+                    changes.added.setdefault(str(value), []).append(str(action["path"]))
+                    stats = json.loads(action.get("stats") or "{}")
+                    changes.added_rows += int(stats.get("numRecords") or 0)
+                else:
+                    changes.rewritten.add(str(value))
+        return changes
 
     def build_info(self, table: str, key: str) -> tuple[int, dict[str, object]] | None:
         """The newest commit of `table` whose info carries `key`: its version and info."""
@@ -306,6 +368,24 @@ class Lake:
             if key in commit:
                 return int(str(commit["version"])), commit
         return None
+
+
+@dataclass
+class PartitionChanges:
+    """What commits changed per partition value: files added, and values that lost files too."""
+
+    added: dict[str, list[str]] = field(default_factory=dict)
+    rewritten: set[str] = field(default_factory=set)
+    added_rows: int = 0
+
+    @property
+    def changed(self) -> set[str]:
+        return set(self.added) | self.rewritten
+
+    @property
+    def appended(self) -> dict[str, list[str]]:
+        """Values whose rows were only added to, with the files that hold the new rows."""
+        return {v: paths for v, paths in self.added.items() if v not in self.rewritten}
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -29,6 +29,7 @@ from stedi.audit import (
     audit_step_trainer_trusted,
 )
 from stedi.build import (
+    APPENDED,
     COUNTS,
     DAY_COUNTS,
     DAYS,
@@ -54,6 +55,7 @@ from tasks.audit_inputs import audit_facts
 from tasks.options import TASK_OPTIONS
 
 T = TypeVar("T")
+Part = Literal["all", "new", "old"]  # of a day's rows: every file, this build's new files, the others
 
 # Values every unit of a build needs (customer tables, the audits' customer facts, device owners,
 # the salt, subject ids), kept by the worker process between units: computed once per worker and
@@ -81,6 +83,12 @@ class DayUnit:
     days: list[date]
     versions: dict[str, int | None]
     salt_check: str = ""  # the build's salt check: a worker never reuses another salt's values
+    # Set when the days only gain rows: per input table, per ISO day, the files holding its new rows.
+    appended: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+
+    @property
+    def appending(self) -> bool:
+        return bool(self.appended)
 
     @property
     def label(self) -> str:
@@ -98,6 +106,7 @@ class UnitResult:
     outcomes: list[Outcome] = field(default_factory=list)
     rows: int = 0
     validation_s: float = 0.0
+    written: dict[str, str] = field(default_factory=dict)  # ISO day -> the file written for it
 
 
 @dataclass(frozen=True)
@@ -114,18 +123,26 @@ class Inputs:
     def policy(self) -> Policy:
         return self.config.policy
 
-    def day(self, table: str, day: date, columns: list[str]) -> pa.Table:
-        """One day of a reading table, at the unit's version of it."""
+    def day(self, table: str, day: date, columns: list[str], part: Part = "all") -> pa.Table:
+        """One day of a reading table, at the unit's version of it: all its rows, or (for a unit
+        that appends) only those of the files this build added ("new") or only the others ("old")."""
         spec = REGISTRY[table]
         if table not in self.datasets:
             self.datasets[table] = self.lake.dataset(table, self.unit.versions.get(table))
+        data = self.datasets[table]
+        if part != "all":
+            data = files_of(data, self.unit.appended.get(table, {}).get(day.isoformat(), []), part == "new")
         if spec.feed is not None:  # landing: partitioned by day
             where = pc.field(DAY) == pa.scalar(day, pa.date32())
         else:  # derived: one file per day, found by the statistics of the time column
             start = (day - date(1970, 1, 1)).days * MS_PER_DAY
             time = pc.field(str(spec.time_column))
             where = (time >= start) & (time < start + MS_PER_DAY)
-        return self.datasets[table].to_table(columns=columns, filter=where, use_threads=self.lake.local)
+        return data.to_table(columns=columns, filter=where, use_threads=self.lake.local)
+
+    def new(self, table: str, day: date, columns: list[str]) -> pa.Table:
+        """The day's rows a rule reads from its main input: only the new ones when appending."""
+        return self.day(table, day, columns, "new" if self.unit.appending else "all")
 
     def facts(self, salt: bytes | None = None) -> CustomerFacts:
         """What the audits check rows against (consent, device ownership), once per worker and build."""
@@ -145,9 +162,20 @@ class Inputs:
 DayRule = Callable[[Inputs, date], tuple[RuleResult, pa.Table]]
 
 
+def files_of(data: pads.Dataset, paths: list[str], inside: bool) -> pads.Dataset:
+    """The part of a table version's dataset in the files `paths` (table-relative), or outside them."""
+    wanted = set(paths)
+    fragments = [
+        f
+        for f in data.get_fragments()
+        if any(f.path == p or f.path.endswith("/" + p) for p in wanted) is inside
+    ]
+    return pads.FileSystemDataset(fragments, data.schema, data.format, data.filesystem)
+
+
 def accelerometer_trusted_day(inputs: Inputs, day: date) -> tuple[RuleResult, pa.Table]:
     """accelerometer_landing -> accelerometer_trusted for one day (rule, then its audit)."""
-    readings = inputs.day("accelerometer_landing", day, ACCELEROMETER.schema.names)
+    readings = inputs.new("accelerometer_landing", day, ACCELEROMETER.schema.names)
     trusted = inputs.tables["customer_trusted"]
     result = accelerometer_trusted(readings, trusted, inputs.policy)
     return result, audit_accelerometer_trusted(result.table, inputs.facts())
@@ -155,7 +183,7 @@ def accelerometer_trusted_day(inputs: Inputs, day: date) -> tuple[RuleResult, pa
 
 def step_trainer_trusted_day(inputs: Inputs, day: date) -> tuple[RuleResult, pa.Table]:
     """step_trainer_landing -> step_trainer_trusted for one day (rule, then its audit)."""
-    steps = inputs.day("step_trainer_landing", day, STEP_TRAINER.schema.names)
+    steps = inputs.new("step_trainer_landing", day, STEP_TRAINER.schema.names)
     customers, curated = inputs.tables["customer_landing"], inputs.tables["customer_curated"]
     ownership = None
     if inputs.policy is Policy.STRICT:
@@ -165,9 +193,23 @@ def step_trainer_trusted_day(inputs: Inputs, day: date) -> tuple[RuleResult, pa.
 
 
 def machine_learning_curated_day(inputs: Inputs, day: date) -> tuple[RuleResult, pa.Table]:
-    """step_trainer_trusted + accelerometer_trusted -> machine_learning_curated for one day."""
-    steps = inputs.day("step_trainer_trusted", day, STEP_TRAINER.schema.names)
-    readings = inputs.day("accelerometer_trusted", day, ACCELEROMETER.schema.names)
+    """step_trainer_trusted + accelerometer_trusted -> machine_learning_curated for one day.
+
+    A unit that appends joins the new step readings with every reading of the day, and the
+    earlier step readings with the new readings: exactly the join's new rows.
+    """
+    if not inputs.unit.appending:
+        return _ml_day(inputs, day, "all", "all")
+    result, audit = _ml_day(inputs, day, "new", "all")
+    more, more_audit = _ml_day(inputs, day, "old", "new")
+    counts = result.counts | {"rows": result.counts["rows"] + more.counts["rows"]}
+    table = pa.concat_tables([result.table, more.table])
+    return RuleResult(table, counts), pa.concat_tables([audit, more_audit])
+
+
+def _ml_day(inputs: Inputs, day: date, steps_part: Part, readings_part: Part) -> tuple[RuleResult, pa.Table]:
+    steps = inputs.day("step_trainer_trusted", day, STEP_TRAINER.schema.names, steps_part)
+    readings = inputs.day("accelerometer_trusted", day, ACCELEROMETER.schema.names, readings_part)
     salt = inputs.once("salt", lambda: subject_salt(inputs.config.lakehouse).value)
     customers, curated = inputs.tables["customer_landing"], inputs.tables["customer_curated"]
     ownership = inputs.once("owners", lambda: device_owners(customers))  # who owned a device when
@@ -218,9 +260,13 @@ def build_days(config: RunConfig, unit: DayUnit) -> UnitResult:
     frame = pa.concat_tables(audits) if audits else audit_schema(unit.table, spec.schema).empty_table()
     report = validate(unit.table, frame, config.policy, map_parts=validation_pool.map_parts)
     report.raise_if_blocking()  # before any file is written: nothing to clean up
-    files = [inputs.lake.write_part(unit.table, table) for _, table in kept if table.num_rows]
+    files, written = [], {}
+    for day, table in kept:
+        if table.num_rows:
+            files.append(inputs.lake.write_part(unit.table, table))
+            written[day_key(day)] = files[-1].path
     rows = sum(t.num_rows for _, t in kept)
-    return UnitResult(unit.table, files, day_counts, report.outcomes, rows, report.seconds)
+    return UnitResult(unit.table, files, day_counts, report.outcomes, rows, report.seconds, written)
 
 
 def combine(table: str, results: list[UnitResult]) -> ValidationReport:
@@ -251,8 +297,10 @@ def commit_table(
     days: list[date],
     removed: list[str],
     results: list[UnitResult],
+    appended: list[date] | None = None,
 ) -> StepReport:
-    """Replace the recomputed days of `table` in one commit: their old files out, the units' files in.
+    """Replace the recomputed days of `table` in one commit: their old files out, the units' files in
+    (for `appended` days the files only add rows).
 
     The commit carries the build record and the counts per day, so the next build knows what
     these rows were made from and can total counts without reading rows.
@@ -266,6 +314,10 @@ def commit_table(
     fresh: dict[str, dict[str, int]] = {}
     for result in results:
         fresh |= result.day_counts
+    for day in appended or []:  # the day's earlier counts plus those of its new rows
+        key = day_key(day)
+        if key in fresh and key in per_day:
+            fresh[key] = add_counts([per_day[key], fresh[key]])
     per_day |= {d: c for d, c in fresh.items() if any(c.values())}
     totals = add_counts(per_day.values())
     level = add_counts(fresh.values())  # whole-table counts (shared serials) come from this build
@@ -273,13 +325,18 @@ def commit_table(
     report = combine(table, results)
     report.raise_if_blocking()
     files = [f for r in results for f in r.files]
-    metadata = commit_metadata(record, totals, per_day) | {FULL: json.dumps(full), DAYS: str(len(days))}
+    metadata = commit_metadata(record, totals, per_day) | {
+        FULL: json.dumps(full),
+        DAYS: str(len(days)),
+        APPENDED: str(len(appended or [])),
+    }
     version = lake.commit_files(table, files, removed, metadata)
     rows = lake.count(table)
     logger = get_run_logger()
     logger.info(
-        "%s: %d day(s) recomputed in %d unit(s), %d file(s) replaced by %d; %d rows, Delta version %d",
-        table, len(days), len(results), len(removed), len(files), rows, version,
+        "%s: %d day(s) recomputed and %d appended to in %d unit(s), %d file(s) replaced by %d; "
+        "%d rows, Delta version %d",
+        table, len(days), len(appended or []), len(results), len(removed), len(files), rows, version,
     )  # fmt: skip
     for outcome in report.warnings:
         logger.warning("%s: %s", table, outcome.describe())

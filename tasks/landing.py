@@ -7,7 +7,6 @@ them; a changed file rebuilds its feed, so the table always equals a one-shot bu
 
 from __future__ import annotations
 
-import contextvars
 import dataclasses
 import hashlib
 import itertools
@@ -21,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from prefect import get_run_logger, task
 
+from stedi import progress
 from stedi.config import RunConfig, subject_salt
 from stedi.ingest.dedupe import from_ids
 from stedi.ingest.ledger import SeenFile, latest_entries, log_rows, plan_ingest
@@ -31,12 +31,14 @@ from stedi.registry import REGISTRY
 from stedi.report import StepReport
 from stedi.schemas import QUARANTINE_SCHEMA, Feed
 from stedi.storage import Lake, Landing, LandingFile, sql_in
+from tasks.landing_days import land_feed
 from tasks.options import TASK_OPTIONS
-from tasks.parallel import on_dask, read_groups
+from tasks.parallel import read_groups
 from tasks.publish import publish, publish_stream
 
-# A feed's new files are parsed on the task runner's workers from this many groups of files.
-PARALLEL_GROUPS = 2
+# Commit info of a landing table's ingest: the run, and whether it appended or rewrote every day.
+INGEST_RUN = "stedi.ingest.run"
+INGEST_MODE = "stedi.ingest.mode"
 
 
 def _content_hash(landing: Landing, full_path: str) -> str:
@@ -141,61 +143,17 @@ def _ingest(
     run_id: str,
     ingested_at: datetime,
 ) -> list[StepReport]:
-    """Stream the planned files into one commit of the landing table, then quarantine and ingest log."""
+    """The planned files into one commit of the landing table, then quarantine and ingest log."""
     logger = get_run_logger()
     tombstones = read_tombstones(lake)
     salt = subject_salt(config.lakehouse).value if len(tombstones) else b""
-    tally = _FeedTally()
-    # Sized once for the rows to come (about 64 bytes of NDJSON per record or more) plus the table's.
-    present = lake.count(feed.landing_table) if run.known_except is not None or run.keep_rows_of else 0
-    known = SeenIds(expected=sum(f.size for f in run.files) // 64 + present)
-    if run.known_except is not None:
-        _load_known(lake, feed.landing_table, run.known_except, known)
-
-    def drop_erased_rows(rows: pa.Table) -> pa.Table:
-        if len(tombstones):
-            rows, erased = drop_erased(feed, rows, tombstones, salt)
-            tally.erased += erased
-        tally.rows += rows.num_rows
-        return rows
-
-    kept = _kept_rows(lake, feed, run.keep_rows_of, known)  # opened before the write starts
-
     groups = [
         [(f, listed[f.path].path) for f in g] for g in group_files(run.files, lambda f: f.size, GROUP_BYTES)
     ]
-    # On a Dask cluster, from two groups on, the groups are read and parsed on its workers while this
-    # process removes duplicates, validates and writes. Not on the local process pool: each of its
-    # task runs costs more than parsing a group in a thread here (measured at 10M readings: 56 s
-    # against 22 s for the accelerometer feed), so locally the next group parses in a thread.
-    parallel = len(groups) >= PARALLEL_GROUPS and on_dask()
-    flow_context = contextvars.copy_context() if parallel else None
-
-    def chunks() -> Iterator[tuple[pa.Table, pa.Table]]:
-        parsed = read_groups(config, feed, groups, ingested_at, flow_context)
-        new = landing_groups(feed, parsed, ingested_at, known, tally, ahead=not parallel)
-        for rows in itertools.chain(kept, new):
-            rows = drop_erased_rows(rows)
-            yield rows, rows
-
-    def final_counts() -> dict[str, int]:
-        """Called once the stream has ended, when the quarantine is complete."""
-        quarantine = _final_quarantine(tally, tombstones, salt)
-        reasons = Counter(quarantine["reason_code"].to_pylist())
-        return (
-            counts
-            | {
-                "rows_new": tally.rows,
-                "rows_deduplicated": tally.deduplicated,
-                "rows_of_erased_subjects": tally.erased,
-                "rows_quarantined": quarantine.num_rows,
-            }
-            | {f"quarantined_{reason}": n for reason, n in sorted(reasons.items())}
-        )
-
-    main = publish_stream(
-        lake, feed.landing_table, chunks(), feed.landing_schema, config.policy, final_counts, **run.write
-    )
+    if feed.reading_time:
+        main, tally = _land(config, lake, feed, groups, run, counts, run_id, ingested_at, tombstones, salt)
+    else:
+        main, tally = _stream(config, lake, feed, groups, run, counts, ingested_at, tombstones, salt)
     quarantine = _final_quarantine(tally, tombstones, salt)
     if tally.erased:
         logger.info("%s: %d rows of erased subjects dropped", feed.name, tally.erased)
@@ -212,6 +170,85 @@ def _ingest(
     )  # fmt: skip
     lake.write("ingest_log", log_rows(tally.outcomes, run_id, ingested_at), mode="append")
     return [_with_total(lake, main), _with_total(lake, bad)]
+
+
+def _final_counts(
+    counts: dict[str, int], tally: _FeedTally, tombstones: Tombstones, salt: bytes
+) -> dict[str, int]:
+    """The feed's counts once every row and quarantine line is known."""
+    quarantine = _final_quarantine(tally, tombstones, salt)
+    reasons = Counter(quarantine["reason_code"].to_pylist())
+    return (
+        counts
+        | {
+            "rows_new": tally.rows,
+            "rows_deduplicated": tally.deduplicated,
+            "rows_of_erased_subjects": tally.erased,
+            "rows_quarantined": quarantine.num_rows,
+        }
+        | {f"quarantined_{reason}": n for reason, n in sorted(reasons.items())}
+    )
+
+
+def _land(
+    config: RunConfig, lake: Lake, feed: Feed, groups: list[list[tuple[SeenFile, str]]], run: _Plan,
+    counts: dict[str, int], run_id: str, ingested_at: datetime, tombstones: Tombstones, salt: bytes,
+) -> tuple[StepReport, _FeedTally]:  # fmt: skip
+    """A reading feed: partition tasks stage and write its days, this process commits them once."""
+    logger = get_run_logger()
+    table = feed.landing_table
+    progress.advance(table)
+    rebuild = run.known_except is None and lake.exists(table)
+    sources = run.keep_rows_of if rebuild else list(run.known_except or [])
+    landed = land_feed(config, feed, groups, run_id, ingested_at, "rebuild" if rebuild else "append", sources)
+    tally = _FeedTally(landed.outcomes, landed.quarantine, landed.groups, landed.rows, landed.erased)
+    report = landed.report
+    for outcome in report.warnings:
+        logger.warning("%s: %s", table, outcome.describe())
+    report.raise_if_blocking()
+    metadata = {INGEST_RUN: run_id, INGEST_MODE: "rebuild" if rebuild else "append"}
+    version = lake.commit_files(
+        table, landed.files, landed.removed, metadata, removed_partitions=landed.removed
+    )
+    lake.clear_staged(table)
+    progress.finish(table)
+    logger.info("%s: %d rows published as Delta version %d", table, landed.rows, version)
+    final = _final_counts(counts, tally, tombstones, salt)
+    return StepReport(table, version, landed.rows, final, report.outcomes, report.seconds), tally
+
+
+def _stream(
+    config: RunConfig, lake: Lake, feed: Feed, groups: list[list[tuple[SeenFile, str]]], run: _Plan,
+    counts: dict[str, int], ingested_at: datetime, tombstones: Tombstones, salt: bytes,
+) -> tuple[StepReport, _FeedTally]:  # fmt: skip
+    """A feed without reading time (customers): its files stream into one write of the table."""
+    tally = _FeedTally()
+    # Sized once for the rows to come (about 64 bytes of NDJSON per record or more) plus the table's.
+    present = lake.count(feed.landing_table) if run.known_except is not None or run.keep_rows_of else 0
+    known = SeenIds(expected=sum(f.size for f in run.files) // 64 + present)
+    if run.known_except is not None:
+        _load_known(lake, feed.landing_table, run.known_except, known)
+
+    def drop_erased_rows(rows: pa.Table) -> pa.Table:
+        if len(tombstones):
+            rows, erased = drop_erased(feed, rows, tombstones, salt)
+            tally.erased += erased
+        tally.rows += rows.num_rows
+        return rows
+
+    kept = _kept_rows(lake, feed, run.keep_rows_of, known)  # opened before the write starts
+
+    def chunks() -> Iterator[tuple[pa.Table, pa.Table]]:
+        new = landing_groups(feed, read_groups(config, feed, groups, ingested_at), ingested_at, known, tally)
+        for rows in itertools.chain(kept, new):
+            rows = drop_erased_rows(rows)
+            yield rows, rows
+
+    main = publish_stream(
+        lake, feed.landing_table, chunks(), feed.landing_schema, config.policy,
+        lambda: _final_counts(counts, tally, tombstones, salt), **run.write,
+    )  # fmt: skip
+    return main, tally
 
 
 def _final_quarantine(tally: _FeedTally, tombstones: Tombstones, salt: bytes) -> pa.Table:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -16,7 +17,7 @@ from stedi.policy import Policy
 from stedi.registry import REGISTRY, Subject
 from stedi.rules.keys import normalise_email
 from stedi.schemas import DAY
-from stedi.storage import Lake
+from stedi.storage import Lake, PartitionChanges
 from tasks.days import DayUnit
 from tasks.options import TASK_OPTIONS
 
@@ -39,6 +40,9 @@ class BuildPlan:
     up_to_date: bool
     reason: str
     landing_days: dict[str, list[date]] = field(default_factory=dict)
+    # Per landing reading table, its changed days that only gained rows, with the files holding them.
+    appended: dict[str, dict[date, list[str]]] = field(default_factory=dict)
+    appended_rows: int = 0  # rows of those files
 
     @property
     def full(self) -> bool:
@@ -81,31 +85,39 @@ def plan_build(config: RunConfig, full_refresh: bool = False) -> BuildPlan:
     else:
         base, reason = previous, "new or changed landing rows"
     days: dict[str, list[date]] = {}
+    appended: dict[str, dict[date, list[str]]] = {}
+    appended_rows = 0
     for table in reading_sources():
-        changed = changed_days(lake, table, base, record)
-        if changed is None:
+        changes = changed_days(lake, table, base, record)
+        if changes is None:
             base, reason = None, f"the log of {table} no longer holds every commit since the last build"
-        days[table] = changed or []
+            continue
+        days[table] = sorted(date.fromisoformat(d) for d in changes.changed)
+        appended[table] = {date.fromisoformat(d): paths for d, paths in changes.appended.items()}
+        appended_rows += changes.added_rows
     if base is None:
         days = {t: sorted(landing_days(lake, t)) for t in reading_sources()}
+        appended = {}
     logger.info(
         "building the derived tables (%s): %s",
         reason,
         ", ".join(f"{t} {len(d)} day(s)" for t, d in days.items()),
     )
-    return BuildPlan(record, base, False, reason, days)
+    return BuildPlan(record, base, False, reason, days, appended, appended_rows)
 
 
-def changed_days(lake: Lake, table: str, base: BuildRecord | None, record: BuildRecord) -> list[date] | None:
+def changed_days(
+    lake: Lake, table: str, base: BuildRecord | None, record: BuildRecord
+) -> PartitionChanges | None:
+    """What changed per day of a landing reading table since the build `base` (None: unknown)."""
     if base is None:
-        return []
+        return PartitionChanges()
     since, now = base.versions.get(table), record.versions.get(table)
     if since is None or now is None:
-        return None if now is not None else []
+        return None if now is not None else PartitionChanges()
     if since == now:
-        return []
-    changed = lake.partitions_changed(table, since, now, DAY)
-    return None if changed is None else sorted(date.fromisoformat(d) for d in changed)
+        return PartitionChanges()
+    return lake.partition_changes(table, since, now, DAY)
 
 
 def key_column(values: pa.Array | pa.ChunkedArray, policy: Policy) -> pa.Array | pa.ChunkedArray:
@@ -137,9 +149,10 @@ class DayWork:
     """The days of one derived table this build recomputes, the files they replace, and the units."""
 
     table: str
-    days: list[date]
+    days: list[date]  # recomputed whole
     removed: list[str]
     units: list[DayUnit]
+    appended: list[date] = field(default_factory=list)  # days that only gain rows
 
 
 def _landing_of(table: str) -> list[str]:
@@ -150,12 +163,14 @@ def _landing_of(table: str) -> list[str]:
     return [s for i in REGISTRY[table].inputs if REGISTRY[i].time_column for s in _landing_of(i)]
 
 
-def days_with_keys(lake: Lake, table: str, column: str, keys: pa.Array, normalise: bool) -> set[date]:
-    """Days of a landing reading table holding a row whose `column` is one of `keys`."""
+def days_with_keys(
+    lake: Lake, table: str, column: str, keys: pa.Array, normalise: bool, version: int | None = None
+) -> set[date]:
+    """Days of a landing reading table (at `version`) holding a row whose `column` is one of `keys`."""
     if not len(keys) or not lake.exists(table):
         return set()
     found: set[date] = set()
-    for batch in lake.batches(table, [column, DAY]):
+    for batch in lake.batches(table, [column, DAY], version=version):
         values = batch.column(0)
         encoded = values.dictionary_encode() if not pa.types.is_dictionary(values.type) else values
         dictionary = encoded.dictionary
@@ -175,17 +190,24 @@ def serials_of(lake: Lake, keys: pa.Array, policy: Policy) -> pa.Array:
     return pc.unique(pc.utf8_lower(pc.utf8_trim_whitespace(serials)).combine_chunks())
 
 
-def days_of_customers(lake: Lake, table: str, keys: pa.Array, policy: Policy) -> set[date]:
-    """Days of `table`'s landing input holding readings of these customers (by email or device)."""
+def days_of_customers(
+    lake: Lake, table: str, keys: pa.Array, policy: Policy, versions: Mapping[str, int | None] | None = None
+) -> set[date]:
+    """Days of `table`'s landing input holding readings of these customers (by email or device),
+    at `versions` of the landing tables (default: the newest)."""
     landing = [i for i in REGISTRY[table].inputs if i in reading_sources()]
     if not len(keys) or not landing or REGISTRY[landing[0]].subject is None:
         return set()
     column, kind = REGISTRY[landing[0]].subject or ("", Subject.TEXT)
+    version = (versions or {}).get(landing[0])
     if kind is Subject.EMAIL:
-        return days_with_keys(lake, landing[0], column, keys, policy is Policy.STRICT)
+        return days_with_keys(lake, landing[0], column, keys, policy is Policy.STRICT, version)
     if kind is Subject.SERIAL:
-        return days_with_keys(lake, landing[0], column, serials_of(lake, keys, policy), True)
+        return days_with_keys(lake, landing[0], column, serials_of(lake, keys, policy), True, version)
     return set()
+
+
+Appended = dict[str, dict[date, list[str]]]  # input table -> day -> files that hold its new rows
 
 
 @task(name="dirty_days", task_run_name="dirty-days-{table}", **TASK_OPTIONS)
@@ -196,9 +218,17 @@ def dirty_days(
     keys: list[str] | None = None,
     also: list[date] | None = None,
     workers: int = 1,
+    also_appended: Appended | None = None,
 ) -> DayWork:
-    """Which days of `table` this build recomputes: changed landing days, days of changed customers
-    (`keys`; None: every customer), `also` (days recomputed upstream), grown to whole files."""
+    """Which days of `table` this build recomputes whole, and which only gain rows.
+
+    Recomputed whole: days whose landing rows changed otherwise than by new files, days holding
+    earlier readings of customers whose decisions changed (`keys`; None: every customer), `also`
+    (days recomputed whole upstream), grown to whole files. Days whose inputs only gained files
+    (`plan.appended` for landing inputs, `also_appended` for derived inputs) compute the rows
+    of those files alone and add them: the rows the day holds stay right, since none of their
+    customers' decisions changed.
+    """
     lake = Lake.of(config)
     spec = REGISTRY[table]
     sources = _landing_of(table)
@@ -207,13 +237,24 @@ def dirty_days(
         for day, rows in landing_days(lake, source).items():
             sizes[day] = sizes.get(day, 0) + rows
     everything = plan.full or keys is None
+    appended: dict[date, dict[str, list[str]]] = {}  # day -> input -> new files
     if everything:
         days = set(sizes)
     else:
         days = set(also or [])
         for source in sources:
-            days |= set(plan.landing_days.get(source, []))
-        days |= days_of_customers(lake, table, pa.array(keys or [], pa.string()), config.policy)
+            new = plan.appended.get(source, {}) if source in spec.inputs else {}
+            for day in plan.landing_days.get(source, []):
+                if day in new:
+                    appended.setdefault(day, {})[source] = new[day]
+                elif source in spec.inputs or day not in plan.appended.get(source, {}):
+                    days.add(day)
+        for name, per_day in (also_appended or {}).items():
+            for day, paths in per_day.items():
+                appended.setdefault(day, {})[name] = paths
+        before = plan.previous.versions if plan.previous else None
+        keyed = pa.array(keys or [], pa.string())
+        days |= days_of_customers(lake, table, keyed, config.policy, before)
     removed: set[str] = set()
     if lake.exists(table):
         ranges = lake.file_ranges(table, str(spec.time_column))
@@ -222,10 +263,21 @@ def dirty_days(
             removed = set(spans)
         else:
             days, removed = close_over_files(days, spans, sizes)
+    appended = {d: v for d, v in appended.items() if d not in days}
     versions = {i: lake.version(i) for i in spec.inputs}
     # A day no landing row is left in still runs: it removes the table's rows of that day.
     weights = {d: max(1, sizes.get(d, 0)) for d in days}
     spread = workers if sum(weights.values()) >= MIN_PARALLEL_ROWS else 1
     check = plan.record.salt_check
     units = [DayUnit(table, u, versions, check) for u in work_units(weights, TARGET_UNIT_ROWS, spread)]
-    return DayWork(table, sorted(days), sorted(removed), units)
+    if appended:  # new rows: about the delivery's share of each day
+        share = plan.appended_rows / max(1, sum(sizes.values()))
+        small = {d: max(1, int(sizes.get(d, 0) * share)) for d in appended}
+        spread = workers if sum(small.values()) >= MIN_PARALLEL_ROWS else 1
+        for group in work_units(small, TARGET_UNIT_ROWS, spread):
+            files = {
+                name: {d.isoformat(): appended[d][name] for d in group if name in appended[d]}
+                for name in {n for d in group for n in appended[d]}
+            }
+            units.append(DayUnit(table, group, versions, check, files))
+    return DayWork(table, sorted(days), sorted(removed), units, sorted(appended))

@@ -10,7 +10,7 @@ from datetime import datetime
 import numpy as np
 import pyarrow as pa
 
-from stedi.ingest.dedupe import record_hashes, to_ids
+from stedi.ingest.dedupe import Hashes, record_hashes, to_ids
 from stedi.ingest.ledger import FileOutcome, SeenFile
 from stedi.ingest.parse import ParsedFile
 from stedi.ingest.seen import SeenIds, Sorted, keep_sorted, sort_by_h1
@@ -73,6 +73,22 @@ class StampedGroup:
 
 def stamp_group(feed: Feed, files: Sequence[ParsedLanding], ingested_at: datetime) -> StampedGroup:
     """Rows of `files` in order with lineage, `_record_id` and (reading feeds) `_day`."""
+    stamped, hashes, sizes = stamp_rows(feed, files, ingested_at)
+    return StampedGroup(bare_files(files), stamped, sort_by_h1(hashes), sizes)
+
+
+def bare_files(files: Sequence[ParsedLanding]) -> list[ParsedLanding]:
+    """The files without their rows (kept: hash, size, quarantined lines)."""
+    return [
+        dataclasses.replace(f, parsed=dataclasses.replace(f.parsed, rows=f.parsed.rows.slice(0, 0)))
+        for f in files
+    ]
+
+
+def stamp_rows(
+    feed: Feed, files: Sequence[ParsedLanding], ingested_at: datetime
+) -> tuple[pa.Table, Hashes, list[int]]:
+    """Rows of `files` in order as landing rows, their record ids' hashes, and rows per file."""
     tables = [with_lineage(feed, f.parsed, f.file.path, ingested_at) for f in files]
     if tables:
         rows = pa.concat_tables(tables)
@@ -86,11 +102,7 @@ def stamp_group(feed: Feed, files: Sequence[ParsedLanding], ingested_at: datetim
     if feed.reading_time:
         columns.append(days_of(rows.column(feed.reading_time)))
     stamped = pa.Table.from_arrays(columns, schema=feed.landing_schema)
-    bare = [
-        dataclasses.replace(f, parsed=dataclasses.replace(f.parsed, rows=f.parsed.rows.slice(0, 0)))
-        for f in files
-    ]
-    return StampedGroup(bare, stamped, sort_by_h1(hashes), [t.num_rows for t in tables])
+    return stamped, hashes, [t.num_rows for t in tables]
 
 
 def keep_new_rows(feed: Feed, group: StampedGroup, ingested_at: datetime, seen: SeenIds) -> Batch:
