@@ -90,15 +90,22 @@ class Lake:
         actions = self.delta(table, version).get_add_actions(flatten=True)
         return {str(p) for p in actions.column("path").to_pylist()}
 
-    def dataset(self, table: str, version: int | None = None) -> pads.Dataset:
+    def dataset(
+        self, table: str, version: int | None = None, dictionary: Collection[str] = ()
+    ) -> pads.Dataset:
         """A pyarrow dataset of a table version whose fragments carry the files' min/max statistics.
 
         Files are read through Arrow's own filesystems, never deltalake's Python one: that one
         can abort the interpreter at exit, and it cannot be used while a Delta write is running
         (a stream being written from another table's scan would panic in deltalake's runtime).
+        `dictionary` columns are read as dictionary arrays, as Parquet stores them: a lookup of
+        a few values then compares each row group's distinct values, not every row.
         """
         fs, path = _filesystem(self.uri(table), self.storage_options)
-        return self.delta(table, version).to_pyarrow_dataset(filesystem=pafs.SubTreeFileSystem(path, fs))
+        options = pads.ParquetReadOptions(dictionary_columns=set(dictionary)) if dictionary else None
+        return self.delta(table, version).to_pyarrow_dataset(
+            filesystem=pafs.SubTreeFileSystem(path, fs), parquet_read_options=options
+        )
 
     def scan(
         self,
@@ -130,6 +137,7 @@ class Lake:
         columns: list[str] | None = None,
         where: pc.Expression | None = None,
         version: int | None = None,
+        dictionary: Collection[str] = (),
     ) -> Iterator[pa.RecordBatch]:
         """Stream a table's record batches, optionally filtered, without risking an abort at exit.
 
@@ -137,7 +145,7 @@ class Lake:
         pure Arrow). Local tables are scanned with threads, remote ones without. Filters on
         clustered columns skip whole files.
         """
-        data = self.dataset(table, version)
+        data = self.dataset(table, version, dictionary)
         return iter(data.to_batches(columns=columns, filter=where, use_threads=is_local(self.root)))
 
     def count(self, table: str) -> int:

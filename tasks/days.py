@@ -123,7 +123,14 @@ class Inputs:
     def policy(self) -> Policy:
         return self.config.policy
 
-    def day(self, table: str, day: date, columns: list[str], part: Part = "all") -> pa.Table:
+    def day(
+        self,
+        table: str,
+        day: date,
+        columns: list[str],
+        part: Part = "all",
+        where: pc.Expression | None = None,
+    ) -> pa.Table:
         """One day of a reading table, at the unit's version of it: all its rows, or (for a unit
         that appends) only those of the files this build added ("new") or only the others ("old")."""
         spec = REGISTRY[table]
@@ -133,12 +140,14 @@ class Inputs:
         if part != "all":
             data = files_of(data, self.unit.appended.get(table, {}).get(day.isoformat(), []), part == "new")
         if spec.feed is not None:  # landing: partitioned by day
-            where = pc.field(DAY) == pa.scalar(day, pa.date32())
+            on_day = pc.field(DAY) == pa.scalar(day, pa.date32())
         else:  # derived: one file per day, found by the statistics of the time column
             start = (day - date(1970, 1, 1)).days * MS_PER_DAY
             time = pc.field(str(spec.time_column))
-            where = (time >= start) & (time < start + MS_PER_DAY)
-        return data.to_table(columns=columns, filter=where, use_threads=self.lake.local)
+            on_day = (time >= start) & (time < start + MS_PER_DAY)
+        if where is not None:
+            on_day = on_day & where
+        return data.to_table(columns=columns, filter=on_day, use_threads=self.lake.local)
 
     def new(self, table: str, day: date, columns: list[str]) -> pa.Table:
         """The day's rows a rule reads from its main input: only the new ones when appending."""
@@ -198,18 +207,28 @@ def machine_learning_curated_day(inputs: Inputs, day: date) -> tuple[RuleResult,
     A unit that appends joins the new step readings with every reading of the day, and the
     earlier step readings with the new readings: exactly the join's new rows.
     """
+    step_columns, reading_columns = STEP_TRAINER.schema.names, ACCELEROMETER.schema.names
     if not inputs.unit.appending:
-        return _ml_day(inputs, day, "all", "all")
-    result, audit = _ml_day(inputs, day, "new", "all")
-    more, more_audit = _ml_day(inputs, day, "old", "new")
+        steps = inputs.day("step_trainer_trusted", day, step_columns)
+        return _ml_day(inputs, steps, inputs.day("accelerometer_trusted", day, reading_columns))
+    new_steps = inputs.day("step_trainer_trusted", day, step_columns, "new")
+    new_readings = inputs.day("accelerometer_trusted", day, reading_columns, "new")
+    # Only rows of a time the other side's new rows have can join them.
+    times = pc.unique(new_steps["sensorReadingTime"]).combine_chunks()
+    readings = inputs.day(
+        "accelerometer_trusted", day, reading_columns, where=pc.field("timestamp").isin(times)
+    )
+    times = pc.unique(new_readings["timestamp"]).combine_chunks()
+    where = pc.field("sensorReadingTime").isin(times)
+    steps = inputs.day("step_trainer_trusted", day, step_columns, "old", where)
+    result, audit = _ml_day(inputs, new_steps, readings)
+    more, more_audit = _ml_day(inputs, steps, new_readings)
     counts = result.counts | {"rows": result.counts["rows"] + more.counts["rows"]}
     table = pa.concat_tables([result.table, more.table])
     return RuleResult(table, counts), pa.concat_tables([audit, more_audit])
 
 
-def _ml_day(inputs: Inputs, day: date, steps_part: Part, readings_part: Part) -> tuple[RuleResult, pa.Table]:
-    steps = inputs.day("step_trainer_trusted", day, STEP_TRAINER.schema.names, steps_part)
-    readings = inputs.day("accelerometer_trusted", day, ACCELEROMETER.schema.names, readings_part)
+def _ml_day(inputs: Inputs, steps: pa.Table, readings: pa.Table) -> tuple[RuleResult, pa.Table]:
     salt = inputs.once("salt", lambda: subject_salt(inputs.config.lakehouse).value)
     customers, curated = inputs.tables["customer_landing"], inputs.tables["customer_curated"]
     ownership = inputs.once("owners", lambda: device_owners(customers))  # who owned a device when

@@ -33,7 +33,7 @@ from stedi.ingest.dedupe import from_ids
 from stedi.ingest.ledger import FileOutcome, SeenFile
 from stedi.ingest.lineage import ParsedLanding, bare_files, quarantine_rows, stamp_rows
 from stedi.privacy.tombstones import drop_erased, read_tombstones
-from stedi.schemas import DAY, FEEDS_BY_NAME, Feed
+from stedi.schemas import DAY, Feed
 from stedi.storage import Lake, Landing, PartFile
 from stedi.validation import Outcome, ValidationReport, validate
 from tasks.days import UnitResult, combine
@@ -79,24 +79,23 @@ def stage_group(
 Batch = list[tuple[int, list[tuple[SeenFile, str]]]]  # groups of files with their place in the feed
 
 
-@task(name="stage_landing_files", task_run_name="stage-{feed}-{first}", **PART_OPTIONS)
+@task(name="stage_landing_files", task_run_name="stage-{feed.name}-{first}", **PART_OPTIONS)
 def stage_landing_files(
-    config: RunConfig, feed: str, run_key: str, first: int, batch: Batch, ingested_at: datetime
+    config: RunConfig, feed: Feed, run_key: str, first: int, batch: Batch, ingested_at: datetime
 ) -> list[StagedGroup]:
     """Read, parse and stamp some groups of landing files, one after the other; stage their rows by day.
 
     `first` (the first group's place in the feed) names the task run.
     """
     lake, landing = Lake.of(config), Landing(config.landing, config.storage_options)
-    spec = FEEDS_BY_NAME[feed]
-    return [stage_group(lake, landing, spec, run_key, i, g, ingested_at) for i, g in batch]
+    return [stage_group(lake, landing, feed, run_key, i, g, ingested_at) for i, g in batch]
 
 
 @dataclass(frozen=True)
 class LandingUnit:
     """Days of a landing table one task writes, and what it starts from."""
 
-    feed: str
+    feed: Feed
     days: list[str]  # ISO days
     staged: dict[str, list[str]]  # per day, its staged files in file order
     version: int | None  # the table version the run starts from (None: no table yet)
@@ -133,7 +132,7 @@ def _day_rows(lake: Lake, feed: Feed, unit: LandingUnit, day: str) -> tuple[DayR
     known = None
     rewrite = unit.mode == "rebuild"
     if files and ((unit.mode == "rebuild" and unit.sources) or unit.mode == "append"):
-        data = lake.dataset(table, unit.version)
+        data = lake.dataset(table, unit.version, dictionary=["_source_file"])
         if unit.mode == "rebuild":  # rows of vanished files stay
             where = on_day & pc.field("_source_file").isin(unit.sources)
             kept = [data.to_table(filter=where, use_threads=lake.local)]
@@ -155,7 +154,7 @@ def _day_rows(lake: Lake, feed: Feed, unit: LandingUnit, day: str) -> tuple[DayR
 def land_unit(config: RunConfig, unit: LandingUnit) -> LandedUnit:
     """Step 2 for a unit of days: each record once per day, validated, one file per day."""
     lake = Lake.of(config)
-    feed = FEEDS_BY_NAME[unit.feed]
+    feed = unit.feed
     tombstones = read_tombstones(lake)
     salt = subject_salt(config.lakehouse).value if len(tombstones) else b""
     written: list[tuple[str, pa.Table]] = []
@@ -181,7 +180,7 @@ def land_unit(config: RunConfig, unit: LandingUnit) -> LandedUnit:
     return LandedUnit(files, removed, rows, duplicates, erased, report.outcomes, report.seconds)
 
 
-@task(name="land_days", task_run_name="{unit.feed}_landing-{unit.label}", **PART_OPTIONS)
+@task(name="land_days", task_run_name="{unit.feed.name}_landing-{unit.label}", **PART_OPTIONS)
 def land_days(config: RunConfig, unit: LandingUnit) -> LandedUnit:
     """Write a unit of days of a landing table (uncommitted)."""
     return land_unit(config, unit)
@@ -245,15 +244,15 @@ def land_feed(
     landing = Landing(config.landing, config.storage_options)
     # A few groups per task run: each run costs API calls and a client in the worker, a group does not.
     per_task = (
-        max(1, -(-len(groups) // (TASKS_PER_WORKER * (os.cpu_count() or 1)))) if parallel else len(groups)
+        max(1, -(-len(groups) // (TASKS_PER_WORKER * (os.cpu_count() or 1))))
+        if parallel
+        else max(1, len(groups))
     )
     indexed = list(enumerate(groups))
     batches = [indexed[i : i + per_task] for i in range(0, len(indexed), per_task)]
 
     def stage_map(items: list[Batch]) -> Iterable[Any]:
-        return [
-            stage_landing_files.submit(config, feed.name, run_key, b[0][0], b, ingested_at) for b in items
-        ]
+        return [stage_landing_files.submit(config, feed, run_key, b[0][0], b, ingested_at) for b in items]
 
     staged = [
         group
@@ -326,9 +325,7 @@ def _unit(
     sources: list[str], day_files: dict[str, list[str]],
 ) -> LandingUnit:  # fmt: skip
     staged = {d: paths.get(d, []) for d in days}
-    return LandingUnit(
-        feed.name, days, staged, version, mode, sources, {d: day_files.get(d, []) for d in days}
-    )
+    return LandingUnit(feed, days, staged, version, mode, sources, {d: day_files.get(d, []) for d in days})
 
 
 def _combined(table: str, landed: Sequence[LandedUnit]) -> ValidationReport:

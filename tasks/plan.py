@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from prefect import get_run_logger, task
 
-from stedi.build import BuildRecord, close_over_files, days_from_ms, work_units
+from stedi.build import BUILD, BuildRecord, close_over_files, days_from_ms, work_units
 from stedi.config import RunConfig
 from stedi.freshness import current_record, last_build
 from stedi.policy import Policy
@@ -170,7 +170,7 @@ def days_with_keys(
     if not len(keys) or not lake.exists(table):
         return set()
     found: set[date] = set()
-    for batch in lake.batches(table, [column, DAY], version=version):
+    for batch in lake.batches(table, [column, DAY], version=version, dictionary=[column]):
         values = batch.column(0)
         encoded = values.dictionary_encode() if not pa.types.is_dictionary(values.type) else values
         dictionary = encoded.dictionary
@@ -205,6 +205,12 @@ def days_of_customers(
     if kind is Subject.SERIAL:
         return days_with_keys(lake, landing[0], column, serials_of(lake, keys, policy), True, version)
     return set()
+
+
+def _built_by(lake: Lake, table: str, build: BuildRecord | None) -> bool:
+    """Whether the newest build commit of `table` is the build `build`'s (nothing committed since)."""
+    found = lake.build_info(table, BUILD) if lake.exists(table) else None
+    return build is not None and found is not None and BuildRecord.parse(found[1].get(BUILD)) == build
 
 
 Appended = dict[str, dict[date, list[str]]]  # input table -> day -> files that hold its new rows
@@ -255,6 +261,10 @@ def dirty_days(
         before = plan.previous.versions if plan.previous else None
         keyed = pa.array(keys or [], pa.string())
         days |= days_of_customers(lake, table, keyed, config.policy, before)
+    if appended and not _built_by(lake, table, plan.previous):
+        # A run stopped after committing this table: its new rows may be in it already, so the
+        # days are recomputed whole instead (a rerun never adds rows twice).
+        days |= set(appended)
     removed: set[str] = set()
     if lake.exists(table):
         ranges = lake.file_ranges(table, str(spec.time_column))
