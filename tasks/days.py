@@ -214,11 +214,11 @@ def machine_learning_curated_day(inputs: Inputs, day: date) -> tuple[RuleResult,
     new_steps = inputs.day("step_trainer_trusted", day, step_columns, "new")
     new_readings = inputs.day("accelerometer_trusted", day, reading_columns, "new")
     # Only rows of a time the other side's new rows have can join them.
-    times = pc.unique(new_steps["sensorReadingTime"]).combine_chunks()
+    times = pc.unique(new_steps["sensorReadingTime"])
     readings = inputs.day(
         "accelerometer_trusted", day, reading_columns, where=pc.field("timestamp").isin(times)
     )
-    times = pc.unique(new_readings["timestamp"]).combine_chunks()
+    times = pc.unique(new_readings["timestamp"])
     where = pc.field("sensorReadingTime").isin(times)
     steps = inputs.day("step_trainer_trusted", day, step_columns, "old", where)
     result, audit = _ml_day(inputs, new_steps, readings)

@@ -27,6 +27,7 @@ KILL_POINTS = [
     "after_commit:quarantine",
     "before_commit:ingest_log",
     "after_commit:ingest_log",
+    "before_commit:accelerometer_landing",
     "after_commit:accelerometer_landing",
     "after_commit:step_trainer_landing",
     "after_commit:customer_trusted",
@@ -82,6 +83,8 @@ def assert_rerun_recovers(landing: Path, lakehouse: Path, env: dict[str, str], r
     again = stedi_run(landing, lakehouse, env)
     assert again.returncode == 0, again.stderr[-2000:]
     assert content(lakehouse) == reference
+    staged = [p for p in (lakehouse / "_staging").rglob("*") if p.is_file()]
+    assert staged == [], "a crashed run's staged rows must not outlive the next run"
 
 
 @pytest.mark.parametrize("point", KILL_POINTS)

@@ -46,6 +46,9 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+DERIVED_READINGS = ("accelerometer_trusted", "step_trainer_trusted", "machine_learning_curated")
+
+
 def files_of(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*.json"))
 
@@ -203,7 +206,7 @@ def test_new_landing_rows_recompute_some_days_and_equal_a_one_shot_build(
 def test_an_incremental_build_reports_totals_and_recomputes_only_dirty_days(
     parts: Path, tmp_path: Path, prefect_harness: None
 ) -> None:
-    from stedi.build import DAYS
+    from stedi.build import APPENDED, DAYS
     from stedi.storage import Lake
 
     landing = empty_landing(tmp_path / "landing")
@@ -217,8 +220,9 @@ def test_an_incremental_build_reports_totals_and_recomputes_only_dirty_days(
     assert step.counts["readings"] == second.rows("accelerometer_landing")
     kept = step.counts["readings"] - step.counts["of_non_consenting_owners"] - step.counts["before_consent"]
     assert step.rows == kept
-    recomputed = int(str(Lake(str(tmp_path / "lake"), {}).commit_info("accelerometer_trusted")[DAYS]))
-    assert recomputed > 0 and incremental(tmp_path / "lake")
+    info = Lake(str(tmp_path / "lake"), {}).commit_info("accelerometer_trusted")
+    recomputed, appended = int(str(info[DAYS])), int(str(info[APPENDED]))
+    assert recomputed + appended > 0 and recomputed < every_day and incremental(tmp_path / "lake")
     assert every_day > 0
 
 
@@ -265,14 +269,18 @@ def test_maintenance_never_makes_the_next_run_rebuild(
     maintained = versions(lake)
     assert not run(landing, lake).rebuilt
     assert versions(lake) == maintained
+    from stedi.build import APPENDED, DAYS
+    from stedi.storage import Lake
+
+    compacted = {t: Lake(str(lake), {}).files(t) for t in DERIVED_READINGS}
     add_parts(parts, landing, (1, 1, 1))
     run(landing, lake)
     assert incremental(lake)
-    from stedi.build import DAYS
-    from stedi.storage import Lake
-
-    days = Lake(str(lake), {}).commit_info("machine_learning_curated")[DAYS]
-    assert int(str(days)) > 0
+    for table in DERIVED_READINGS:
+        # New customers only add rows: no day is replaced, the compacted files stay.
+        info = Lake(str(lake), {}).commit_info(table)
+        assert int(str(info[DAYS])) == 0 and int(str(info[APPENDED])) > 0, table
+        assert compacted[table] <= Lake(str(lake), {}).files(table), table
     one_shot = empty_landing(tmp_path / "one-shot-landing")
     add_parts(parts, one_shot, (0, 0, 0))
     add_parts(parts, one_shot, (1, 1, 1))
