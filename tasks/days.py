@@ -221,22 +221,34 @@ def machine_learning_curated_day(inputs: Inputs, day: date) -> tuple[RuleResult,
     times = pc.unique(new_readings["timestamp"])
     where = pc.field("sensorReadingTime").isin(times)
     steps = inputs.day("step_trainer_trusted", day, step_columns, "old", where)
-    result, audit = _ml_day(inputs, new_steps, readings)
-    more, more_audit = _ml_day(inputs, steps, new_readings)
+    result = _ml_rule(inputs, new_steps, readings)
+    more = _ml_rule(inputs, steps, new_readings)
     counts = result.counts | {"rows": result.counts["rows"] + more.counts["rows"]}
     table = pa.concat_tables([result.table, more.table])
-    return RuleResult(table, counts), pa.concat_tables([audit, more_audit])
+    # One audit of both: it checks each row against the readings it can be built from.
+    every_step, every_reading = (
+        pa.concat_tables([new_steps, steps]),
+        pa.concat_tables([readings, new_readings]),
+    )
+    salt = inputs.once("salt", lambda: subject_salt(inputs.config.lakehouse).value)
+    audit = audit_machine_learning_curated(table, inputs.facts(salt), every_step, every_reading)
+    return RuleResult(table, counts), audit
 
 
 def _ml_day(inputs: Inputs, steps: pa.Table, readings: pa.Table) -> tuple[RuleResult, pa.Table]:
+    salt = inputs.once("salt", lambda: subject_salt(inputs.config.lakehouse).value)
+    result = _ml_rule(inputs, steps, readings)
+    return result, audit_machine_learning_curated(result.table, inputs.facts(salt), steps, readings)
+
+
+def _ml_rule(inputs: Inputs, steps: pa.Table, readings: pa.Table) -> RuleResult:
     salt = inputs.once("salt", lambda: subject_salt(inputs.config.lakehouse).value)
     customers, curated = inputs.tables["customer_landing"], inputs.tables["customer_curated"]
     ownership = inputs.once("owners", lambda: device_owners(customers))  # who owned a device when
     subjects = None
     if inputs.policy is Policy.STRICT:  # every curated customer hashed once, not once per day
         subjects = inputs.once("subjects", lambda: curated_subjects(curated, salt))
-    result = machine_learning_curated(steps, readings, curated, inputs.policy, salt, ownership, subjects)
-    return result, audit_machine_learning_curated(result.table, inputs.facts(salt), steps, readings)
+    return machine_learning_curated(steps, readings, curated, inputs.policy, salt, ownership, subjects)
 
 
 def _inputs(config: RunConfig, unit: DayUnit) -> Inputs:

@@ -45,7 +45,7 @@ R = TypeVar("R")
 # Below this many bytes of new files the feed is ingested in the flow process: starting task runs
 # on workers costs more than the work.
 PARALLEL_BYTES = 64 * 2**20
-TARGET_DAY_ROWS = 2_000_000  # rows of a unit of days: one task, one validation run
+TARGET_DAY_ROWS = 1_000_000  # rows of a unit of days: one task, one validation run
 TASKS_PER_WORKER = 2  # task runs of staging per worker: enough to even out the workers' loads
 
 Mode = Literal["append", "rebuild"]

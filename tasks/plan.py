@@ -138,7 +138,7 @@ def changed_keys(old: pa.Table, new: pa.Table, policy: Policy) -> pa.Array:
     return pc.unique(pc.drop_null(key_column(emails, policy)))
 
 
-TARGET_UNIT_ROWS = 2_000_000  # rows of a unit: one validation run, one task
+TARGET_UNIT_ROWS = 1_000_000  # rows of a unit: one validation run, one task
 # Below this many rows a table's days are one unit in the flow process: starting worker processes
 # (each imports Prefect, deltalake, DuckDB and GX) costs more than the work.
 MIN_PARALLEL_ROWS = 500_000

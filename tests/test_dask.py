@@ -103,7 +103,8 @@ def test_flow_on_two_dask_workers_equals_the_single_process_run(
     ran = tasks_run_on(dask_cluster)
     assert any("validate_part" in p for p in ran)
     assert any("build_days" in p for p in ran)
-    assert any("read_landing_files" in p for p in ran)
+    assert any("stage_landing_files" in p for p in ran)  # landing files parsed and staged by day
+    assert any("land_days" in p for p in ran)  # and written a unit of days at a time
     local, on_dask = Lake(str(tmp_path / "local"), {}), Lake(str(tmp_path / "dask"), {})
     expected, actual = tables(local), tables(on_dask)
     for table in TABLES:

@@ -54,7 +54,7 @@ def first_of_each(known: Hashes | None, candidates: Sequence[pa.Table], source_c
     """
     tables = [t for t in candidates if t.num_rows]
     if not tables:
-        empty = candidates[0].slice(0, 0) if candidates else pa.table({})
+        empty = candidates[0].schema.empty_table() if candidates else pa.table({})
         return DayRows(empty, {})
     rows = pa.concat_tables(tables)
     seen = SeenIds(expected=rows.num_rows + (len(known[0]) if known is not None else 0))

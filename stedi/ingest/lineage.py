@@ -80,7 +80,7 @@ def stamp_group(feed: Feed, files: Sequence[ParsedLanding], ingested_at: datetim
 def bare_files(files: Sequence[ParsedLanding]) -> list[ParsedLanding]:
     """The files without their rows (kept: hash, size, quarantined lines)."""
     return [
-        dataclasses.replace(f, parsed=dataclasses.replace(f.parsed, rows=f.parsed.rows.slice(0, 0)))
+        dataclasses.replace(f, parsed=dataclasses.replace(f.parsed, rows=f.parsed.rows.schema.empty_table()))
         for f in files
     ]
 

@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from stedi.identity import normalise_email, normalise_serial
+from stedi.rules.keys import index_in
 
 KEY = "_key"
 FROM = "_from"
@@ -211,7 +212,7 @@ def owner_at(
     for chunk in chunks:
         encoded = chunk if pa.types.is_dictionary(chunk.type) else chunk.dictionary_encode()
         dictionary = normalise_serial(encoded.dictionary)
-        at = pc.index_in(dictionary, value_set=static_serials)
+        at = index_in(dictionary, static_serials)
         owners.append(static["_owner"].combine_chunks().take(at).take(encoded.indices))
         flags.append(pc.fill_null(static["_shared"].combine_chunks().take(at).take(encoded.indices), False))
         moving.append(pc.is_in(dictionary, value_set=dynamic).take(encoded.indices))
